@@ -201,8 +201,18 @@ class Placer {
       return std::make_tuple(sibling, load == load_.end() ? 0 : load->second, node.name);
     };
     bool anyEligible = false;
-    for (const auto& [name, node] : nodes_) {
-      if (!eligible(*node, slot.request())) continue;
+    // Only the pool's own nodes are candidates; walking every node per IP would not scale.
+    const auto& poolName = slot.request().pool;
+    const auto pool = pools_.find(poolName);
+    std::vector<const NodeModel*> candidates;
+    if (poolName.empty()) {
+      for (const auto& entry : nodes_) candidates.push_back(entry.second);
+    } else if (pool != pools_.end()) {
+      for (const auto& name : pool->second->eligibleNodes)
+        if (auto node = nodes_.find(name); node != nodes_.end()) candidates.push_back(node->second);
+    }
+    for (const NodeModel* node : candidates) {
+      if (!node->alive) continue;
       anyEligible = true;
       if (!hasRoom(*node)) continue;
       if (best == nullptr || rank(*node) < rank(*best)) best = node;
