@@ -1,0 +1,41 @@
+// CniServer: the agent's unix socket for sluice-cni (root-owned, mode 0600). Each connection
+// carries one request line and gets one answer line; connections are served on their own threads.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cni/cni_protocol.h"
+#include "common/result.h"
+
+namespace sluice::agent {
+
+class CniServer {
+ public:
+  using Handler = std::function<std::variant<nlohmann::json, cni::CniError>(const cni::Request&)>;
+
+  // Binds (replacing a stale socket file), sets mode 0600 and starts accepting.
+  static Result<std::unique_ptr<CniServer>> start(const std::string& socketPath, Handler handler);
+  ~CniServer();  // stops accepting, waits for in-flight requests, removes the socket file
+  CniServer(const CniServer&) = delete;
+  CniServer& operator=(const CniServer&) = delete;
+
+ private:
+  CniServer(std::string path, int fd, Handler handler);
+  void acceptLoop();
+  void serve(int connection);
+
+  std::string path_;
+  int listenFd_;
+  Handler handler_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> inFlight_{0};
+  std::thread acceptor_;
+};
+
+}  // namespace sluice::agent
