@@ -1,0 +1,44 @@
+// The agent's configuration: a YAML file (the ConfigMap's sluice-agent.conf in a cluster) plus
+// NODE_NAME from the environment. Parsing is strict: an unknown key or a bad value is an error
+// naming the key and the fix, never silently ignored.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace sluice::agent {
+
+enum class DatapathType { kSystem, kNetdev };
+
+struct AgentConfig {
+  std::string nodeName;                        // from NODE_NAME
+  DatapathType datapathType = DatapathType::kSystem;
+  std::string ovsRunDir = "/var/run/openvswitch";  // db.sock and BRIDGE.mgmt live here
+  std::string integrationBridge = "br-int";
+  std::string physicalBridge = "br-phy";       // netdev only: holds the uplink and the node IP
+  std::string uplinkInterface;                 // empty: the interface that holds the node IP
+  std::string gatewayInterface = "sluice-gw0";
+  std::string tunnelInterface = "sluice-tun0";
+  int tunnelPort = 6081;                       // Geneve's IANA port
+  int mtu = 0;                                 // 0: the uplink's MTU minus the Geneve overhead
+  std::string cniSocket = "/var/run/sluice/cni.sock";
+  std::string stateDir = "/var/lib/sluice";
+  std::string kubeconfig;                      // empty: in-cluster config
+  std::string controllerAddress;               // host:port of sluice-controller's liveness endpoint
+  int livenessIntervalMs = 100;
+  int fencingTimeoutMs = 400;                  // release egress IPs after this long without the controller
+  std::string apiAddress = "127.0.0.1:10350";  // /metrics, /healthz, /readyz
+  std::string logLevel = "info";
+
+  std::string ovsdbRemote() const { return "unix:" + ovsRunDir + "/db.sock"; }
+  std::string bridgeTarget(const std::string& bridge) const { return "unix:" + ovsRunDir + "/" + bridge + ".mgmt"; }
+};
+
+// Geneve over IPv4: outer IP 20 + UDP 8 + Geneve 8 + inner Ethernet 14.
+inline constexpr int kGeneveOverhead = 50;
+
+Result<AgentConfig> parseAgentConfig(const std::string& yamlText, const std::string& nodeName);
+Result<AgentConfig> loadAgentConfig(const std::string& path, const std::string& nodeName);
+
+}  // namespace sluice::agent
