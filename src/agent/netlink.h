@@ -1,0 +1,56 @@
+// Small synchronous rtnetlink helpers over libnl-3 for the agent: links, addresses, routes.
+// Each call opens its own socket, so it acts in the network namespace of the calling thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ipv4.h"
+#include "common/result.h"
+
+namespace sluice::agent::netlink {
+
+struct LinkInfo {
+  std::string name;
+  int index = 0;
+  std::string mac;
+  int mtu = 0;
+  bool up = false;
+};
+
+struct AddressInfo {
+  std::string link;
+  Ipv4 ip = 0;
+  int prefixLength = 0;
+};
+
+struct RouteInfo {
+  Cidr destination;
+  std::optional<Ipv4> gateway;
+  std::string link;
+};
+
+Result<LinkInfo> getLink(const std::string& name);
+Result<std::vector<LinkInfo>> listLinks();
+Result<std::vector<AddressInfo>> listAddresses();
+Result<std::vector<RouteInfo>> listRoutes();  // IPv4, main table
+
+Result<void> setLinkUp(const std::string& name);
+Result<void> setMtu(const std::string& name, int mtu);
+Result<void> setMac(const std::string& name, const std::string& mac);
+// Adding an address that is already there succeeds.
+Result<void> addAddress(const std::string& link, Ipv4 ip, int prefixLength);
+Result<void> deleteAddress(const std::string& link, Ipv4 ip, int prefixLength);
+// Creates or replaces the route to `destination`.
+Result<void> replaceRoute(const RouteInfo& route);
+
+// Creates a veth pair; the peer goes straight into the namespace behind `peerNetnsFd`.
+Result<void> createVeth(const std::string& name, const std::string& peerName, int peerNetnsFd, int mtu);
+// Deletes a link (for a veth, both ends); a missing link is fine.
+Result<void> deleteLink(const std::string& name);
+
+// Turns tx checksum offload off (ethtool), which the userspace datapath needs (FACTS.md).
+Result<void> disableTxChecksum(const std::string& name);
+
+}  // namespace sluice::agent::netlink
