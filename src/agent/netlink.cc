@@ -5,6 +5,10 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <thread>
+
+#include <fcntl.h>
+#include <sched.h>
 
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
@@ -104,6 +108,29 @@ Result<void> changeAddress(const std::string& link, Ipv4 ip, int prefixLength, b
 }
 
 }  // namespace
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<void> inNetns(const std::string& netnsPath, const std::function<Result<void>()>& work) {
+  Result<void> result = makeError("netns " + netnsPath + ": not run");
+  std::thread worker([&] {
+    Fd target(::open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC));
+    if (target.get() < 0) {
+      result = makeError("netns " + netnsPath + ": " + std::strerror(errno));
+      return;
+    }
+    // The thread is thrown away afterwards, so it never has to switch back.
+    if (::unshare(CLONE_FS) != 0 || ::setns(target.get(), CLONE_NEWNET) != 0) {
+      result = makeError("cannot enter netns " + netnsPath + ": " + std::strerror(errno));
+      return;
+    }
+    result = work();
+  });
+  worker.join();
+  return result;
+}
 
 Result<LinkInfo> getLink(const std::string& name) {
   auto socket = connectRoute();

@@ -2,6 +2,7 @@
 // Each call opens its own socket, so it acts in the network namespace of the calling thread.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,23 @@
 #include "common/result.h"
 
 namespace sluice::agent::netlink {
+
+// An owned file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd();
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Runs `work` on a fresh thread that has entered the network namespace at `netnsPath`. setns()
+// switches only the calling thread, so the rest of the process stays where it is.
+Result<void> inNetns(const std::string& netnsPath, const std::function<Result<void>()>& work);
 
 struct LinkInfo {
   std::string name;

@@ -6,11 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <functional>
-#include <thread>
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,43 +15,9 @@
 namespace sluice::agent {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Runs `work` on a fresh thread that has entered `netnsPath`.
-Result<void> inNetns(const std::string& netnsPath, const std::function<Result<void>()>& work) {
-  Result<void> result = makeError("netns " + netnsPath + ": not run");
-  std::thread worker([&] {
-    Fd target(::open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC));
-    if (target.get() < 0) {
-      result = makeError("netns " + netnsPath + ": " + std::strerror(errno));
-      return;
-    }
-    // The thread is thrown away afterwards, so it never has to switch back.
-    if (::unshare(CLONE_FS) != 0 || ::setns(target.get(), CLONE_NEWNET) != 0) {
-      result = makeError("cannot enter netns " + netnsPath + ": " + std::strerror(errno));
-      return;
-    }
-    result = work();
-  });
-  worker.join();
-  return result;
-}
-
 Result<std::string> configurePodSide(const PodInterfaceSpec& spec) {
   std::string podMac;
-  auto configured = inNetns(spec.netnsPath, [&]() -> Result<void> {
+  auto configured = netlink::inNetns(spec.netnsPath, [&]() -> Result<void> {
     (void)netlink::setLinkUp("lo");
     auto link = netlink::getLink(spec.ifName);
     if (!link) return link.error();
@@ -92,7 +55,7 @@ bool netnsExists(const std::string& netnsPath) {
 Result<PodInterface> createPodInterface(const PodInterfaceSpec& spec) {
   if (!netnsExists(spec.netnsPath))
     return makeError("netns " + spec.netnsPath + " does not exist; the container is gone or the runtime passed a wrong CNI_NETNS");
-  Fd netns(::open(spec.netnsPath.c_str(), O_RDONLY | O_CLOEXEC));
+  netlink::Fd netns(::open(spec.netnsPath.c_str(), O_RDONLY | O_CLOEXEC));
   if (netns.get() < 0) return makeError("netns " + spec.netnsPath + ": " + std::strerror(errno));
   // A leftover from a crashed ADD with the same identity is replaced, not reported.
   (void)netlink::deleteLink(spec.hostIfName);
@@ -118,7 +81,7 @@ Result<void> deletePodInterface(const std::string& hostIfName) { return netlink:
 
 Result<void> checkPodInterface(const PodInterfaceSpec& spec) {
   if (!netnsExists(spec.netnsPath)) return makeError("netns " + spec.netnsPath + " does not exist");
-  return inNetns(spec.netnsPath, [&]() -> Result<void> {
+  return netlink::inNetns(spec.netnsPath, [&]() -> Result<void> {
     auto addresses = netlink::listAddresses();
     if (!addresses) return addresses.error();
     for (const auto& address : *addresses)
