@@ -36,6 +36,26 @@ Setter intField(int AgentConfig::*member, int low, int high) {
   };
 }
 
+Setter durationField(int AgentConfig::*member, int low, int high) {
+  return [member, low, high](const YAML::Node& node, AgentConfig& config) -> Result<void> {
+    const auto value = node.IsScalar() ? parseDurationMs(node.as<std::string>()) : std::nullopt;
+    if (!value) return makeError("must be a duration such as 100ms, 4s or 1m");
+    if (*value < low || *value > high)
+      return makeError("must be between " + std::to_string(low) + "ms and " + std::to_string(high) + "ms");
+    config.*member = *value;
+    return {};
+  };
+}
+
+Setter boolField(bool AgentConfig::*member) {
+  return [member](const YAML::Node& node, AgentConfig& config) -> Result<void> {
+    bool value = false;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) return makeError("must be true or false");
+    config.*member = value;
+    return {};
+  };
+}
+
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> kSetters = {
       {"ovsDatapathType",
@@ -47,9 +67,9 @@ const std::map<std::string, Setter>& setters() {
          return {};
        }},
       {"ovsRunDir", stringField(&AgentConfig::ovsRunDir)},
-      {"integrationBridge", stringField(&AgentConfig::integrationBridge)},
+      {"ovsBridge", stringField(&AgentConfig::integrationBridge)},
       {"physicalBridge", stringField(&AgentConfig::physicalBridge)},
-      {"uplinkInterface", stringField(&AgentConfig::uplinkInterface)},
+      {"transportInterface", stringField(&AgentConfig::uplinkInterface)},
       {"gatewayInterface", stringField(&AgentConfig::gatewayInterface)},
       {"tunnelInterface", stringField(&AgentConfig::tunnelInterface)},
       {"tunnelType",
@@ -59,14 +79,26 @@ const std::map<std::string, Setter>& setters() {
          return {};
        }},
       {"tunnelPort", intField(&AgentConfig::tunnelPort, 1, 65535)},
-      {"mtu", intField(&AgentConfig::mtu, 0, 65535)},
+      {"mtu",
+       [](const YAML::Node& node, AgentConfig& config) -> Result<void> {
+         if (node.IsScalar() && node.as<std::string>() == "auto") {
+           config.mtu = 0;
+           return {};
+         }
+         return intField(&AgentConfig::mtu, 576, 65535)(node, config).ok()
+                    ? Result<void>()
+                    : Result<void>(makeError("must be \"auto\" or an integer from 576 to 65535"));
+       }},
       {"cniSocket", stringField(&AgentConfig::cniSocket)},
       {"stateDir", stringField(&AgentConfig::stateDir)},
       {"kubeconfig", stringField(&AgentConfig::kubeconfig)},
       {"controllerAddress", stringField(&AgentConfig::controllerAddress)},
-      {"livenessIntervalMs", intField(&AgentConfig::livenessIntervalMs, 10, 10000)},
-      {"fencingTimeoutMs", intField(&AgentConfig::fencingTimeoutMs, 50, 60000)},
-      {"apiAddress", stringField(&AgentConfig::apiAddress)},
+      {"controllerService", stringField(&AgentConfig::controllerService)},
+      {"reportInterval", durationField(&AgentConfig::reportIntervalMs, 10, 10000)},
+      {"fencingTimeout", durationField(&AgentConfig::fencingTimeoutMs, 50, 60000)},
+      {"gratuitousArpCount", intField(&AgentConfig::gratuitousArpCount, 0, 100)},
+      {"disableConntrackTcpSequenceCheck", boolField(&AgentConfig::disableConntrackTcpSequenceCheck)},
+      {"listenAddress", stringField(&AgentConfig::listenAddress)},
       {"logLevel",
        [](const YAML::Node& node, AgentConfig& config) -> Result<void> {
          const auto value = node.IsScalar() ? node.as<std::string>() : std::string();
@@ -80,6 +112,18 @@ const std::map<std::string, Setter>& setters() {
 }
 
 }  // namespace
+
+std::optional<int> parseDurationMs(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 7) return std::nullopt;
+  const int number = std::stoi(text.substr(0, digits));
+  const auto unit = text.substr(digits);
+  if (unit == "ms") return number;
+  if (unit == "s") return number * 1000;
+  if (unit == "m" && number <= 1000) return number * 60000;
+  return std::nullopt;
+}
 
 Result<AgentConfig> parseAgentConfig(const std::string& yamlText, const std::string& nodeName) {
   AgentConfig config;
@@ -105,8 +149,8 @@ Result<AgentConfig> parseAgentConfig(const std::string& yamlText, const std::str
     if (auto applied = setter->second(entry.second, config); !applied)
       return fieldError(key, applied.error().message, "fix the value in sluice-agent.conf");
   }
-  if (config.fencingTimeoutMs <= config.livenessIntervalMs)
-    return fieldError("fencingTimeoutMs", "must be longer than livenessIntervalMs",
+  if (config.fencingTimeoutMs <= config.reportIntervalMs)
+    return fieldError("fencingTimeout", "must be longer than reportInterval",
                       "allow at least a few heartbeats before an agent fences itself");
   return config;
 }

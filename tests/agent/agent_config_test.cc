@@ -1,20 +1,43 @@
 // Unit tests of strict agent config parsing.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "agent/agent_config.h"
 
 namespace sluice::agent {
 namespace {
 
 TEST_CASE("the agent config parses known keys and keeps defaults", "[unit]") {
-  auto config = parseAgentConfig("ovsDatapathType: netdev\nmtu: 1400\ncontrollerAddress: 10.10.4.1:10352\n", "node01");
+  auto config = parseAgentConfig("ovsDatapathType: netdev\nmtu: 1400\ncontrollerAddress: 10.10.4.1:10349\nreportInterval: 50ms\n", "node01");
   REQUIRE(config);
   CHECK(config->datapathType == DatapathType::kNetdev);
   CHECK(config->mtu == 1400);
   CHECK(config->nodeName == "node01");
   CHECK(config->integrationBridge == "br-int");
+  CHECK(config->reportIntervalMs == 50);
+  CHECK(parseAgentConfig("mtu: auto\n", "n")->mtu == 0);
   CHECK(config->ovsdbRemote() == "unix:/var/run/openvswitch/db.sock");
   CHECK(parseAgentConfig("", "node01").ok());
+}
+
+TEST_CASE("the ConfigMap's agent config parses unchanged", "[unit]") {
+  // The block scalar sluice-agent.conf of manifests/parts/20-config.yml, read from the repo.
+  std::ifstream in(SLUICE_SOURCE_ROOT "/manifests/parts/20-config.yml");
+  REQUIRE(in);
+  std::string line, conf;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("  sluice-agent.conf: |", 0) == 0) { inside = true; continue; }
+    if (inside && !line.empty() && line.rfind("    ", 0) != 0) break;
+    if (inside) conf += (line.size() >= 4 ? line.substr(4) : "") + "\n";
+  }
+  REQUIRE_FALSE(conf.empty());
+  auto config = parseAgentConfig(conf, "node01");
+  INFO(conf);
+  REQUIRE(config);
+  CHECK(config->reportIntervalMs == 100);
+  CHECK(config->fencingTimeoutMs == 300);
 }
 
 TEST_CASE("bad agent config names the key and the fix", "[unit]") {
@@ -27,8 +50,11 @@ TEST_CASE("bad agent config names the key and the fix", "[unit]") {
   CHECK_THAT(parseAgentConfig("tunnelType: vxlan\n", "n").error().message, Catch::Contains("geneve"));
   CHECK_THAT(parseAgentConfig("a: [\n", "n").error().message, Catch::Contains("YAML"));
   CHECK_THAT(parseAgentConfig("", "").error().message, Catch::Contains("NODE_NAME"));
-  CHECK_THAT(parseAgentConfig("livenessIntervalMs: 500\nfencingTimeoutMs: 400\n", "n").error().message,
-             Catch::Contains("fencingTimeoutMs"));
+  CHECK_THAT(parseAgentConfig("reportInterval: 500ms\nfencingTimeout: 400ms\n", "n").error().message,
+             Catch::Contains("fencingTimeout"));
+  CHECK_THAT(parseAgentConfig("fencingTimeout: soon\n", "n").error().message, Catch::Contains("duration"));
+  CHECK(parseDurationMs("4s") == 4000);
+  CHECK_FALSE(parseDurationMs("4h").has_value());
 }
 
 }  // namespace
