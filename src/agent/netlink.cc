@@ -258,6 +258,7 @@ Result<void> replaceRoute(const RouteInfo& info) {
     }
     rtnl_route_nh_set_gateway(hop, gateway->get());
   }
+  if (info.onlink) rtnl_route_nh_set_flags(hop, RTNH_F_ONLINK);
   rtnl_route_add_nexthop(route.get(), hop);
   if (int error = rtnl_route_add(socket->get(), route.get(), NLM_F_CREATE | NLM_F_REPLACE); error < 0)
     return makeError("cannot route " + info.destination.toString() + " via " + info.link + ": " + nlError(error));

@@ -47,6 +47,7 @@ struct RouteInfo {
   Cidr destination;
   std::optional<Ipv4> gateway;
   std::string link;
+  bool onlink = false;  // the gateway is reachable on the link though no address covers it
 };
 
 Result<LinkInfo> getLink(const std::string& name);
