@@ -15,10 +15,11 @@ void write(Level level, std::string_view component, std::string_view message);
 }  // namespace sluice::log
 
 // SLUICE_LOG(kInfo, "syncer") << "installed " << n << " flows";
-#define SLUICE_LOG(LEVEL, COMPONENT)                                      \
-  if (::sluice::log::Level::LEVEL < ::sluice::log::level()) {            \
-  } else                                                                  \
-    ::sluice::log::detail::Line(::sluice::log::Level::LEVEL, COMPONENT).stream()
+// A for statement, not an if/else, so that it nests under an unbraced if without dangling-else.
+#define SLUICE_LOG(LEVEL, COMPONENT)                                                            \
+  for (bool sluiceLogOnce = ::sluice::log::Level::LEVEL >= ::sluice::log::level(); sluiceLogOnce; \
+       sluiceLogOnce = false)                                                                    \
+  ::sluice::log::detail::Line(::sluice::log::Level::LEVEL, COMPONENT).stream()
 
 namespace sluice::log::detail {
 class Line {

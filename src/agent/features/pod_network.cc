@@ -2,6 +2,7 @@
 // field misuse fails here, in the feature that wrote it.
 #include "agent/features/pod_network.h"
 
+#include "ofrules/feature.h"
 #include "ofrules/fields.h"
 #include "ofrules/flow_builder.h"
 
@@ -31,14 +32,7 @@ void declarePodNetworkTables(PipelineBuilder& builder) {
                              Table::kConntrackCommit, Table::kOutput});
 }
 
-Cookie ownerCookie(Category category, const std::string& owner) {
-  std::uint64_t hash = 1469598103934665603ull;  // FNV-1a: stable across runs, unlike std::hash
-  for (char c : owner) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;
-  }
-  return Cookie{0, category, hash & Cookie::kOwnerMask};
-}
+Cookie ownerCookie(Category category, const std::string& owner) { return makeOwnerCookie(category, owner); }
 
 Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork& node) {
   const Cookie fixed = ownerCookie(Category::kPipeline, "pipeline");

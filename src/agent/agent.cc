@@ -1,0 +1,349 @@
+// Agent wiring: bootstrap, features into syncers, informers into the task loop, CNI into OVS.
+#include "agent/agent.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "common/log.h"
+
+namespace sluice::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kNodeFlowsOwner = "node";
+constexpr const char* kPhysicalOwner = "br-phy";
+constexpr auto kPollPeriod = 50ms;
+
+std::optional<Cidr> podCidrOf(const nlohmann::json& node) {
+  const auto spec = node.value("spec", nlohmann::json::object());
+  if (!spec.contains("podCIDR") || !spec["podCIDR"].is_string()) return std::nullopt;
+  return parseCidr(spec["podCIDR"].get<std::string>());
+}
+
+std::optional<Ipv4> internalIpOf(const nlohmann::json& node) {
+  const auto status = node.value("status", nlohmann::json::object());
+  for (const auto& address : status.value("addresses", nlohmann::json::array()))
+    if (address.value("type", "") == "InternalIP") return parseIpv4(address.value("address", ""));
+  return std::nullopt;
+}
+
+std::string shellQuote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
+std::string podOwner(const std::string& containerId, const std::string& ifName) {
+  return "pod:" + containerId + "/" + ifName;
+}
+
+Result<std::uint16_t> OvsdbRoundStore::load() {
+  auto value = ovsdb_.getExternalId(ovsdb::RecordRef::bridge(bridge_), "sluice-round");
+  if (!value) return value.error();
+  if (!value->has_value()) return std::uint16_t{0};
+  return static_cast<std::uint16_t>(std::strtoul((*value)->c_str(), nullptr, 10));
+}
+
+Result<void> OvsdbRoundStore::store(std::uint16_t round) {
+  auto stored = ovsdb_.setExternalId(ovsdb::RecordRef::bridge(bridge_), "sluice-round", std::to_string(round));
+  if (!stored) return stored.error();
+  return {};
+}
+
+Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
+
+Agent::~Agent() {
+  cniServer_.reset();
+  if (nodeInformer_) nodeInformer_->stop();
+}
+
+void Agent::stop() {
+  stopping_ = true;
+  loop_.stop();
+}
+
+Result<NodeIdentity> Agent::waitForNodeIdentity() {
+  // The Node's podCIDR and InternalIP may appear after the agent starts (kubelet registers it).
+  for (int attempt = 0; !stopping_; ++attempt) {
+    auto node = client_->get(kube::resources::kNodes, "", config_.nodeName);
+    if (node.ok()) {
+      const auto podCidr = podCidrOf(*node);
+      const auto nodeIp = internalIpOf(*node);
+      if (podCidr && nodeIp) return NodeIdentity{*nodeIp, *podCidr};
+      if (attempt % 25 == 0)
+        SLUICE_LOG(kInfo, "agent") << "Node " << config_.nodeName << " has no spec.podCIDR or InternalIP yet; waiting";
+    } else if (attempt % 25 == 0) {
+      SLUICE_LOG(kWarning, "agent") << "cannot get Node " << config_.nodeName << ": " << node.error().message;
+    }
+    std::this_thread::sleep_for(200ms);  // a retry interval, not a wait for a condition
+  }
+  return makeError("stopped");
+}
+
+Result<void> Agent::connectOvs() {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (true) {
+    auto client = ovsdb::OvsdbClient::connect(config_.ovsdbRemote());
+    if (client) {
+      ovsdb_ = std::move(*client);
+      return {};
+    }
+    if (std::chrono::steady_clock::now() > deadline || stopping_)
+      return makeError("cannot reach ovsdb-server at " + config_.ovsdbRemote() + ": " + client.error().message +
+                       "; is the OVS container running and ovsRunDir right?");
+    std::this_thread::sleep_for(100ms);  // a retry interval
+  }
+}
+
+void Agent::applyTcpSequenceCheckSetting() {
+  if (!config_.disableConntrackTcpSequenceCheck) return;
+  // Not stored in OVSDB, so it is set again after every ovs-vswitchd start (FACTS.md). Once per
+  // start, never on the packet or flow path.
+  std::string target = config_.ovsRunDir + "/ovs-vswitchd.ctl";
+  if (!std::filesystem::exists(target)) {
+    std::ifstream pidFile(config_.ovsRunDir + "/ovs-vswitchd.pid");
+    std::string pid;
+    if (pidFile >> pid) target = config_.ovsRunDir + "/ovs-vswitchd." + pid + ".ctl";
+  }
+  const auto command = "ovs-appctl -t " + shellQuote(target) + " dpctl/ct-disable-tcp-seq-chk >/dev/null 2>&1";
+  if (std::system(command.c_str()) != 0)
+    SLUICE_LOG(kWarning, "agent") << "could not disable conntrack TCP sequence checks through " << target;
+}
+
+void Agent::clearFlowRestoreWait() {
+  // ovs-vswitchd started with flow-restore-wait=true keeps the datapath as it was until the
+  // agent has installed its flows; from now on it may process packets with them.
+  auto removed = ovsdb_->removeOtherConfig("flow-restore-wait");
+  if (!removed) SLUICE_LOG(kWarning, "agent") << "cannot clear flow-restore-wait: " << removed.error().message;
+}
+
+Result<void> Agent::syncAll() {
+  auto integration = integrationSyncer_->sync();
+  auto physical = physicalSyncer_ ? physicalSyncer_->sync() : Result<void>();
+  if (!integration) return integration;
+  return physical;
+}
+
+Result<void> Agent::installPipeline() {
+  ofrules::PipelineBuilder builder;
+  features::declarePodNetworkTables(builder);
+  pipeline_ = builder.build();
+
+  roundStore_ = std::make_unique<OvsdbRoundStore>(*ovsdb_, config_.integrationBridge);
+  auto syncer = ofrules::FlowSyncer::create(
+      ofrules::FlowSyncerOptions{.connection = {.target = config_.bridgeTarget(config_.integrationBridge)}}, *roundStore_);
+  if (!syncer) return syncer.error();
+  integrationSyncer_ = std::move(*syncer);
+  if (config_.datapathType == DatapathType::kNetdev) {
+    physicalRoundStore_ = std::make_unique<ofrules::MemoryRoundStore>();
+    auto physical = ofrules::FlowSyncer::create(
+        ofrules::FlowSyncerOptions{.connection = {.target = config_.bridgeTarget(config_.physicalBridge)}},
+        *physicalRoundStore_);
+    if (!physical) return physical.error();
+    physicalSyncer_ = std::move(*physical);
+    if (auto set = physicalSyncer_->setFlows(kPhysicalOwner, features::physicalBridgeFlows(
+                                                                 bootstrap_.network, static_cast<std::uint16_t>(config_.tunnelPort)));
+        !set)
+      return set;
+  }
+  clusterCidrs_ = {bootstrap_.network.podCidr};
+  bootstrap_.network.clusterCidrs = clusterCidrs_;
+  auto flows = features::nodeFlows(pipeline_, bootstrap_.network);
+  if (!flows) return flows.error();
+  if (auto set = integrationSyncer_->setFlows(kNodeFlowsOwner, *flows); !set) return set;
+  restorePods();
+  return {};
+}
+
+void Agent::restorePods() {
+  // After an agent restart the pods are still there: their ports carry who they are.
+  auto snapshot = ovsdb_->readSnapshot();
+  if (!snapshot) {
+    SLUICE_LOG(kWarning, "agent") << "cannot read OVSDB to restore pods: " << snapshot.error().message;
+    return;
+  }
+  for (const auto& interface : snapshot->interfaces) {
+    const auto& ids = interface.externalIds;
+    auto containerId = ids.find("sluice-container-id");
+    if (containerId == ids.end() || !interface.ofport || *interface.ofport <= 0) continue;
+    const auto ip = parseIpv4(ids.count("sluice-pod-ip") ? ids.at("sluice-pod-ip") : "");
+    if (!ip) continue;
+    features::LocalPod pod{podOwner(containerId->second, ids.count("sluice-if-name") ? ids.at("sluice-if-name") : "eth0"),
+                           *ip, ids.count("sluice-pod-mac") ? ids.at("sluice-pod-mac") : "",
+                           static_cast<std::uint32_t>(*interface.ofport)};
+    auto flows = features::podFlows(pipeline_, bootstrap_.network, pod);
+    if (!flows) continue;
+    (void)integrationSyncer_->setFlows(pod.owner, *flows);
+    pods_[pod.owner] = pod;
+  }
+  SLUICE_LOG(kInfo, "agent") << "restored " << pods_.size() << " pods from OVSDB";
+}
+
+void Agent::reconcileNodes() {
+  std::map<std::string, std::pair<Ipv4, Cidr>> remotes;
+  std::vector<Cidr> cidrs = {bootstrap_.network.podCidr};
+  for (const auto& node : nodeInformer_->list()) {
+    const auto name = node->value("metadata", nlohmann::json::object()).value("name", "");
+    const auto podCidr = podCidrOf(*node);
+    const auto nodeIp = internalIpOf(*node);
+    if (name == config_.nodeName || !podCidr || !nodeIp) continue;
+    remotes[name] = {*nodeIp, *podCidr};
+    cidrs.push_back(*podCidr);
+  }
+  for (auto it = remotePodCidrs_.begin(); it != remotePodCidrs_.end();) {
+    if (remotes.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    integrationSyncer_->deleteOwner("node:" + it->first);
+    it = remotePodCidrs_.erase(it);
+  }
+  for (const auto& [name, address] : remotes) {
+    features::RemoteNode remote{name, address.first, address.second};
+    auto flows = features::remoteNodeFlows(pipeline_, bootstrap_.network, remote);
+    if (!flows) {
+      SLUICE_LOG(kError, "agent") << "flows for node " << name << ": " << flows.error().message;
+      continue;
+    }
+    (void)integrationSyncer_->setFlows("node:" + name, *flows);
+    if (auto routed = ensureRemotePodRoute(config_, address.second); !routed)
+      SLUICE_LOG(kWarning, "agent") << "route to " << address.second.toString() << ": " << routed.error().message;
+    remotePodCidrs_[name] = address.second;
+  }
+  if (cidrs != clusterCidrs_) {
+    clusterCidrs_ = cidrs;
+    bootstrap_.network.clusterCidrs = cidrs;
+    if (auto flows = features::nodeFlows(pipeline_, bootstrap_.network); flows)
+      (void)integrationSyncer_->setFlows(kNodeFlowsOwner, *flows);
+  }
+  if (auto synced = syncAll(); !synced) SLUICE_LOG(kWarning, "agent") << "sync: " << synced.error().message;
+}
+
+Result<int> Agent::attach(const PodAttachment& attachment) {
+  return loop_.call([&]() -> Result<int> {
+    // Assigned field by field: GCC 12 misreads designated initializers of PortOptions'
+    // optional members as maybe-uninitialized.
+    ovsdb::PortOptions port;
+    port.bridge = config_.integrationBridge;
+    port.name = attachment.hostIfName;
+    port.type = ovsdb::PortType::kSystem;
+    port.externalIds = {{"sluice-container-id", attachment.containerId},
+                        {"sluice-if-name", attachment.ifName},
+                        {"sluice-pod-namespace", attachment.podNamespace},
+                        {"sluice-pod-name", attachment.podName},
+                        {"sluice-pod-ip", formatIpv4(attachment.ip)},
+                        {"sluice-pod-mac", attachment.podMac}};
+    if (auto ensured = ovsdb_->ensurePort(port); !ensured) return ensured.error();
+    auto ofport = ovsdb_->waitForOfport(attachment.hostIfName, 10s);
+    if (!ofport) {
+      (void)ovsdb_->deletePort(config_.integrationBridge, attachment.hostIfName);
+      return ofport.error();
+    }
+    if (config_.datapathType == DatapathType::kNetdev) {
+      if (auto guarded = guard_->guard(attachment.hostIfName); !guarded) {
+        (void)ovsdb_->deletePort(config_.integrationBridge, attachment.hostIfName);
+        return guarded.error();
+      }
+    }
+    features::LocalPod pod{podOwner(attachment.containerId, attachment.ifName), attachment.ip, attachment.podMac,
+                           static_cast<std::uint32_t>(*ofport)};
+    auto flows = features::podFlows(pipeline_, bootstrap_.network, pod);
+    if (!flows) return flows.error();
+    if (auto set = integrationSyncer_->setFlows(pod.owner, *flows); !set) return set.error();
+    pods_[pod.owner] = pod;
+    if (auto synced = integrationSyncer_->sync(); !synced) return synced.error();
+    return static_cast<int>(*ofport);
+  });
+}
+
+Result<void> Agent::detach(const PodAttachment& attachment) {
+  return loop_.call([&]() -> Result<void> {
+    const auto owner = podOwner(attachment.containerId, attachment.ifName);
+    integrationSyncer_->deleteOwner(owner);
+    pods_.erase(owner);
+    if (auto synced = integrationSyncer_->sync(); !synced) return synced;
+    if (config_.datapathType == DatapathType::kNetdev) (void)guard_->unguard(attachment.hostIfName);
+    auto deleted = ovsdb_->deletePort(config_.integrationBridge, attachment.hostIfName);
+    if (!deleted) return deleted.error();
+    return {};
+  });
+}
+
+Result<void> Agent::ready() {
+  if (!ready_) return makeError("the agent has not installed its pipeline yet");
+  return {};
+}
+
+Result<void> Agent::run() {
+  auto cluster = kube::loadDefaultConfig(config_.kubeconfig);
+  if (!cluster) return cluster.error();
+  auto client = kube::Client::connect(*cluster);
+  if (!client) return client.error();
+  client_ = std::move(*client);
+
+  auto identity = waitForNodeIdentity();
+  if (!identity) return identity.error();
+  if (auto connected = connectOvs(); !connected) return connected;
+  auto guard = IngressGuard::create();
+  if (!guard) return guard.error();
+  guard_ = std::move(*guard);
+  auto bootstrap = bootstrapNode(config_, *identity, *ovsdb_, *guard_);
+  if (!bootstrap) return bootstrap.error();
+  bootstrap_ = *bootstrap;
+  applyTcpSequenceCheckSetting();
+  if (auto installed = installPipeline(); !installed) return installed;
+
+  nodeInformer_ = std::make_unique<kube::Informer>(*client_, kube::InformerOptions{.resource = kube::resources::kNodes});
+  nodeInformer_->addHandlers(kube::EventHandlers{
+      .onAdd = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); },
+      .onUpdate = [this](const kube::ObjectPtr&, const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); },
+      .onDelete = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); }});
+  nodeInformer_->start();
+  if (!nodeInformer_->waitForSync(30s)) return makeError("the Node informer did not sync within 30 s");
+
+  // The first install: every producer (node, pods, remote nodes) has set its flows. Only now may
+  // the switch leave flow-restore-wait, so it never forwards with an empty table.
+  reconcileNodes();
+  if (auto synced = syncAll(); !synced) return synced;
+  clearFlowRestoreWait();
+
+  std::filesystem::create_directories(config_.stateDir);
+  std::filesystem::create_directories(std::filesystem::path(config_.cniSocket).parent_path());
+  auto ipam = loadPodIpam(config_.stateDir + "/ipam.json", bootstrap_.network.podCidr.toString());
+  if (!ipam) return ipam.error();
+  cniService_ = std::make_unique<CniService>(
+      std::move(*ipam), interfaces_, *this,
+      CniServiceOptions{.ipamStatePath = config_.stateDir + "/ipam.json", .mtu = bootstrap_.podMtu,
+                        .disableTxChecksum = config_.datapathType == DatapathType::kNetdev});
+  auto server = CniServer::start(config_.cniSocket, [this](const cni::Request& request) { return cniService_->handle(request); });
+  if (!server) return server.error();
+  cniServer_ = std::move(*server);
+
+  reconnectsSeen_ = integrationSyncer_->counters().reconnects;
+  loop_.every(kPollPeriod, [this] {
+    (void)integrationSyncer_->poll();
+    if (physicalSyncer_) (void)physicalSyncer_->poll();
+    const auto reconnects = integrationSyncer_->counters().reconnects;
+    if (reconnects != reconnectsSeen_) {
+      // ovs-vswitchd restarted: its taps may be new and its settings gone. Bootstrap is idempotent.
+      reconnectsSeen_ = reconnects;
+      SLUICE_LOG(kInfo, "agent") << "OVS reconnected; re-checking the node set-up";
+      if (auto again = bootstrapNode(config_, {bootstrap_.network.nodeIp, bootstrap_.network.podCidr}, *ovsdb_, *guard_); !again)
+        SLUICE_LOG(kWarning, "agent") << "bootstrap after reconnect: " << again.error().message;
+      applyTcpSequenceCheckSetting();
+    }
+  });
+  ready_ = true;
+  SLUICE_LOG(kInfo, "agent") << "ready: " << pods_.size() << " pods, " << remotePodCidrs_.size() << " remote nodes, CNI on "
+                             << config_.cniSocket;
+  loop_.run();
+  return {};
+}
+
+}  // namespace sluice::agent

@@ -1,0 +1,89 @@
+// Agent: sluice-agent's wiring. It owns the node's OVS connections, the pipeline's features,
+// the Kubernetes informers and the CNI socket, and runs the TaskLoop that serialises OVS work.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/agent_config.h"
+#include "agent/cni_server.h"
+#include "agent/cni_service.h"
+#include "agent/features/pod_network.h"
+#include "agent/ingress_guard.h"
+#include "agent/node_bootstrap.h"
+#include "agent/task_loop.h"
+#include "kube/client.h"
+#include "kube/informer.h"
+#include "ofrules/flow_syncer.h"
+#include "ofrules/pipeline.h"
+#include "ovsdb/ovsdb_client.h"
+
+namespace sluice::agent {
+
+// Keeps the flow syncer's restart round in the integration bridge's external_ids.
+class OvsdbRoundStore : public ofrules::RoundStore {
+ public:
+  OvsdbRoundStore(ovsdb::OvsdbClient& ovsdb, std::string bridge) : ovsdb_(ovsdb), bridge_(std::move(bridge)) {}
+  Result<std::uint16_t> load() override;
+  Result<void> store(std::uint16_t round) override;
+
+ private:
+  ovsdb::OvsdbClient& ovsdb_;
+  std::string bridge_;
+};
+
+class Agent : public PodDatapath {
+ public:
+  explicit Agent(AgentConfig config);
+  ~Agent() override;
+
+  // Connects, bootstraps the node, installs the pipeline, serves CNI; returns when stop() is
+  // called (from a signal handler thread) or on a fatal error.
+  Result<void> run();
+  void stop();
+
+  // PodDatapath, called by CniService from CNI connection threads.
+  Result<int> attach(const PodAttachment& attachment) override;
+  Result<void> detach(const PodAttachment& attachment) override;
+  Result<void> ready() override;
+
+ private:
+  Result<NodeIdentity> waitForNodeIdentity();
+  Result<void> connectOvs();
+  Result<void> installPipeline();
+  void restorePods();
+  void reconcileNodes();
+  void applyTcpSequenceCheckSetting();
+  void clearFlowRestoreWait();
+  Result<void> syncAll();
+
+  AgentConfig config_;
+  TaskLoop loop_;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<kube::Informer> nodeInformer_;
+  std::unique_ptr<ovsdb::OvsdbClient> ovsdb_;
+  std::unique_ptr<IngressGuard> guard_;
+  std::unique_ptr<OvsdbRoundStore> roundStore_;
+  std::unique_ptr<ofrules::MemoryRoundStore> physicalRoundStore_;
+  std::unique_ptr<ofrules::FlowSyncer> integrationSyncer_;
+  std::unique_ptr<ofrules::FlowSyncer> physicalSyncer_;
+  ofrules::Pipeline pipeline_;
+  BootstrapResult bootstrap_;
+  std::map<std::string, features::LocalPod> pods_;  // by flow owner
+  std::map<std::string, Cidr> remotePodCidrs_;      // by node name
+  std::vector<Cidr> clusterCidrs_;
+  NetlinkInterfaceOps interfaces_;
+  std::unique_ptr<CniService> cniService_;
+  std::unique_ptr<CniServer> cniServer_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::uint64_t reconnectsSeen_ = 0;
+};
+
+// The flow owner of a pod attachment.
+std::string podOwner(const std::string& containerId, const std::string& ifName);
+
+}  // namespace sluice::agent
