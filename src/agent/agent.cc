@@ -69,13 +69,31 @@ void Agent::stop() {
 }
 
 Result<NodeIdentity> Agent::waitForNodeIdentity() {
+  // A restarted agent may not reach the API server until it has installed its flows (the node IP
+  // lives on br-phy): it trusts what it recorded, and the Node informer corrects it later.
+  std::ifstream cached(config_.stateDir + "/node.json");
+  if (cached) {
+    try {
+      const auto saved = nlohmann::json::parse(cached);
+      const auto nodeIp = parseIpv4(saved.at("nodeIP").get<std::string>());
+      const auto podCidr = parseCidr(saved.at("podCIDR").get<std::string>());
+      if (nodeIp && podCidr) return NodeIdentity{*nodeIp, *podCidr};
+    } catch (const nlohmann::json::exception&) {
+      SLUICE_LOG(kWarning, "agent") << config_.stateDir << "/node.json is unreadable; asking the API server";
+    }
+  }
   // The Node's podCIDR and InternalIP may appear after the agent starts (kubelet registers it).
   for (int attempt = 0; !stopping_; ++attempt) {
     auto node = client_->get(kube::resources::kNodes, "", config_.nodeName);
     if (node.ok()) {
       const auto podCidr = podCidrOf(*node);
       const auto nodeIp = internalIpOf(*node);
-      if (podCidr && nodeIp) return NodeIdentity{*nodeIp, *podCidr};
+      if (podCidr && nodeIp) {
+        std::filesystem::create_directories(config_.stateDir);
+        std::ofstream(config_.stateDir + "/node.json")
+            << nlohmann::json{{"nodeIP", formatIpv4(*nodeIp)}, {"podCIDR", podCidr->toString()}}.dump() << "\n";
+        return NodeIdentity{*nodeIp, *podCidr};
+      }
       if (attempt % 25 == 0)
         SLUICE_LOG(kInfo, "agent") << "Node " << config_.nodeName << " has no spec.podCIDR or InternalIP yet; waiting";
     } else if (attempt % 25 == 0) {
@@ -158,6 +176,7 @@ Result<void> Agent::installPipeline() {
   if (!flows) return flows.error();
   if (auto set = integrationSyncer_->setFlows(kNodeFlowsOwner, *flows); !set) return set;
   restorePods();
+  loadClusterCache();
   return {};
 }
 
@@ -185,26 +204,40 @@ void Agent::restorePods() {
   SLUICE_LOG(kInfo, "agent") << "restored " << pods_.size() << " pods from OVSDB";
 }
 
-void Agent::reconcileNodes() {
+void Agent::loadClusterCache() {
+  std::ifstream in(config_.stateDir + "/remote-nodes.json");
+  if (!in) return;
   std::map<std::string, std::pair<Ipv4, Cidr>> remotes;
-  std::vector<Cidr> cidrs = {bootstrap_.network.podCidr};
-  for (const auto& node : nodeInformer_->list()) {
-    const auto name = node->value("metadata", nlohmann::json::object()).value("name", "");
-    const auto podCidr = podCidrOf(*node);
-    const auto nodeIp = internalIpOf(*node);
-    if (name == config_.nodeName || !podCidr || !nodeIp) continue;
-    remotes[name] = {*nodeIp, *podCidr};
-    cidrs.push_back(*podCidr);
-  }
-  for (auto it = remotePodCidrs_.begin(); it != remotePodCidrs_.end();) {
-    if (remotes.contains(it->first)) {
-      ++it;
-      continue;
+  try {
+    for (const auto& [name, entry] : nlohmann::json::parse(in).items()) {
+      const auto nodeIp = parseIpv4(entry.at("nodeIP").get<std::string>());
+      const auto podCidr = parseCidr(entry.at("podCIDR").get<std::string>());
+      if (nodeIp && podCidr) remotes[name] = {*nodeIp, *podCidr};
     }
-    integrationSyncer_->deleteOwner("node:" + it->first);
-    it = remotePodCidrs_.erase(it);
+  } catch (const nlohmann::json::exception&) {
+    SLUICE_LOG(kWarning, "agent") << "ignoring an unreadable " << config_.stateDir << "/remote-nodes.json";
+    return;
   }
+  setRemoteNodeFlows(remotes);
+  SLUICE_LOG(kInfo, "agent") << "restored " << remotes.size() << " remote nodes from the local cache";
+}
+
+void Agent::saveClusterCache() const {
+  nlohmann::json saved = nlohmann::json::object();
+  for (const auto& [name, address] : remoteNodes_)
+    saved[name] = {{"nodeIP", formatIpv4(address.first)}, {"podCIDR", address.second.toString()}};
+  const auto path = config_.stateDir + "/remote-nodes.json";
+  std::ofstream(path + ".tmp") << saved.dump(1) << "\n";
+  std::filesystem::rename(path + ".tmp", path);
+}
+
+void Agent::setRemoteNodeFlows(const std::map<std::string, std::pair<Ipv4, Cidr>>& remotes) {
+  std::vector<Cidr> cidrs = {bootstrap_.network.podCidr};
+  for (const auto& [name, address] : remotes) cidrs.push_back(address.second);
+  for (const auto& [name, address] : remoteNodes_)
+    if (!remotes.contains(name)) integrationSyncer_->deleteOwner("node:" + name);
   for (const auto& [name, address] : remotes) {
+    if (remoteNodes_.contains(name) && remoteNodes_.at(name) == address) continue;
     features::RemoteNode remote{name, address.first, address.second};
     auto flows = features::remoteNodeFlows(pipeline_, bootstrap_.network, remote);
     if (!flows) {
@@ -214,14 +247,28 @@ void Agent::reconcileNodes() {
     (void)integrationSyncer_->setFlows("node:" + name, *flows);
     if (auto routed = ensureRemotePodRoute(config_, address.second); !routed)
       SLUICE_LOG(kWarning, "agent") << "route to " << address.second.toString() << ": " << routed.error().message;
-    remotePodCidrs_[name] = address.second;
   }
+  remoteNodes_ = remotes;
   if (cidrs != clusterCidrs_) {
     clusterCidrs_ = cidrs;
     bootstrap_.network.clusterCidrs = cidrs;
     if (auto flows = features::nodeFlows(pipeline_, bootstrap_.network); flows)
       (void)integrationSyncer_->setFlows(kNodeFlowsOwner, *flows);
   }
+}
+
+void Agent::reconcileNodes() {
+  std::map<std::string, std::pair<Ipv4, Cidr>> remotes;
+  for (const auto& node : nodeInformer_->list()) {
+    const auto name = node->value("metadata", nlohmann::json::object()).value("name", "");
+    const auto podCidr = podCidrOf(*node);
+    const auto nodeIp = internalIpOf(*node);
+    if (name == config_.nodeName || !podCidr || !nodeIp) continue;
+    remotes[name] = {*nodeIp, *podCidr};
+  }
+  const bool changed = remotes != remoteNodes_;
+  setRemoteNodeFlows(remotes);
+  if (changed) saveClusterCache();
   if (auto synced = syncAll(); !synced) SLUICE_LOG(kWarning, "agent") << "sync: " << synced.error().message;
 }
 
@@ -287,6 +334,7 @@ Result<void> Agent::run() {
   if (!client) return client.error();
   client_ = std::move(*client);
 
+  std::filesystem::create_directories(config_.stateDir);
   auto identity = waitForNodeIdentity();
   if (!identity) return identity.error();
   if (auto connected = connectOvs(); !connected) return connected;
@@ -299,6 +347,12 @@ Result<void> Agent::run() {
   applyTcpSequenceCheckSetting();
   if (auto installed = installPipeline(); !installed) return installed;
 
+  // The first install: the node's flows, its pods and the remote nodes it knew. Only then may the
+  // switch leave flow-restore-wait, so it never forwards with an empty table; and only then can
+  // this node reach the API server if its address lives on br-phy.
+  if (auto synced = syncAll(); !synced) return synced;
+  clearFlowRestoreWait();
+
   nodeInformer_ = std::make_unique<kube::Informer>(*client_, kube::InformerOptions{.resource = kube::resources::kNodes});
   nodeInformer_->addHandlers(kube::EventHandlers{
       .onAdd = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); },
@@ -306,14 +360,8 @@ Result<void> Agent::run() {
       .onDelete = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); }});
   nodeInformer_->start();
   if (!nodeInformer_->waitForSync(30s)) return makeError("the Node informer did not sync within 30 s");
-
-  // The first install: every producer (node, pods, remote nodes) has set its flows. Only now may
-  // the switch leave flow-restore-wait, so it never forwards with an empty table.
   reconcileNodes();
-  if (auto synced = syncAll(); !synced) return synced;
-  clearFlowRestoreWait();
 
-  std::filesystem::create_directories(config_.stateDir);
   std::filesystem::create_directories(std::filesystem::path(config_.cniSocket).parent_path());
   auto ipam = loadPodIpam(config_.stateDir + "/ipam.json", bootstrap_.network.podCidr.toString());
   if (!ipam) return ipam.error();
@@ -340,7 +388,7 @@ Result<void> Agent::run() {
     }
   });
   ready_ = true;
-  SLUICE_LOG(kInfo, "agent") << "ready: " << pods_.size() << " pods, " << remotePodCidrs_.size() << " remote nodes, CNI on "
+  SLUICE_LOG(kInfo, "agent") << "ready: " << pods_.size() << " pods, " << remoteNodes_.size() << " remote nodes, CNI on "
                              << config_.cniSocket;
   loop_.run();
   return {};

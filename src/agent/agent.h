@@ -52,6 +52,11 @@ class Agent : public PodDatapath {
 
  private:
   Result<NodeIdentity> waitForNodeIdentity();
+  // What the agent knew of the cluster last time, so that after a restart it can install a
+  // complete table before it can reach the API server (whose traffic may cross this very OVS).
+  void loadClusterCache();
+  void saveClusterCache() const;
+  void setRemoteNodeFlows(const std::map<std::string, std::pair<Ipv4, Cidr>>& remotes);
   Result<void> connectOvs();
   Result<void> installPipeline();
   void restorePods();
@@ -73,7 +78,7 @@ class Agent : public PodDatapath {
   ofrules::Pipeline pipeline_;
   BootstrapResult bootstrap_;
   std::map<std::string, features::LocalPod> pods_;  // by flow owner
-  std::map<std::string, Cidr> remotePodCidrs_;      // by node name
+  std::map<std::string, std::pair<Ipv4, Cidr>> remoteNodes_;  // by node name: node IP, podCIDR
   std::vector<Cidr> clusterCidrs_;
   NetlinkInterfaceOps interfaces_;
   std::unique_ptr<CniService> cniService_;

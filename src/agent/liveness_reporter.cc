@@ -171,6 +171,7 @@ void LivenessReporter::reportLoop() {
   std::string target = options_.controllerAddress;
   auto nextSend = Clock::now();
   bool loggedFailure = false;
+  bool checkedTiming = false;
   while (!stopping_) {
     {
       std::unique_lock lock(mutex_);
@@ -245,6 +246,13 @@ void LivenessReporter::reportLoop() {
       try {
         const auto body = nlohmann::json::parse(response->body());
         epoch = body.value("epoch", std::uint64_t{0});
+        const auto silence = std::chrono::milliseconds(body.value("nodeSilenceTimeoutMs", std::int64_t{0}));
+        if (silence.count() > 0 && !checkedTiming) {
+          checkedTiming = true;
+          if (auto valid = validateFencing(options_.reportInterval, options_.fencingTimeout, silence); !valid) {
+            SLUICE_LOG(kError, "liveness") << valid.error().message;
+          }
+        }
       } catch (const nlohmann::json::exception&) {
         break;
       }

@@ -63,8 +63,9 @@ Result<void> moveNodeIpToPhysicalBridge(const AgentConfig& config, const netlink
 Result<std::string> setUpPhysicalBridge(const AgentConfig& config, const NodeIdentity& identity,
                                         ovsdb::OvsdbClient& ovsdb, IngressGuard& guard) {
   // The uplink: configured, or the interface holding the node IP, or the one br-phy already has.
+  // Absent on the first start, when br-phy does not exist yet.
   auto bridgeUplink = ovsdb.getExternalId(ovsdb::RecordRef::bridge(config.physicalBridge), "sluice-uplink");
-  if (!bridgeUplink) return bridgeUplink.error();
+  if (!bridgeUplink) bridgeUplink = std::optional<std::string>();
   auto holder = findAddress(identity.nodeIp);
   if (!holder) return holder.error();
   std::string uplink = config.uplinkInterface;
@@ -92,6 +93,9 @@ Result<std::string> setUpPhysicalBridge(const AgentConfig& config, const NodeIde
 
   if (auto mtu = netlink::setMtu(config.physicalBridge, link->mtu); !mtu) return mtu.error();
   if (auto up = netlink::setLinkUp(config.physicalBridge); !up) return up.error();
+  // The node's own TCP leaves through this tap into OVS's userspace datapath, which would send
+  // its partial checksums out unfinished (FACTS.md): the kernel must complete them.
+  if (auto off = netlink::disableTxChecksum(config.physicalBridge); !off) return off.error();
   if (holder->has_value() && (*holder)->link == uplink) {
     if (auto moved = moveNodeIpToPhysicalBridge(config, **holder); !moved) return moved.error();
   } else if (!holder->has_value()) {
@@ -155,6 +159,9 @@ Result<BootstrapResult> bootstrapNode(const AgentConfig& config, const NodeIdent
   if (auto added = netlink::addAddress(config.gatewayInterface, gatewayIp, identity.podCidr.prefix); !added)
     return added.error();
   if (auto up = netlink::setLinkUp(config.gatewayInterface); !up) return up.error();
+  if (netdev) {
+    if (auto off = netlink::disableTxChecksum(config.gatewayInterface); !off) return off.error();
+  }
   auto gatewayLink = netlink::getLink(config.gatewayInterface);
   if (!gatewayLink) return gatewayLink.error();
 

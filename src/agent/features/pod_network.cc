@@ -64,10 +64,14 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
                       .matchArpOp(2).matchArpTpa(ip(node.gatewayIp())).output(kGatewayOfPort).build());
   flows.push_back(flow(pipeline, Table::kArpResponder, 1, fixed).matchProtocol(Protocol::kArp).drop().build());
 
-  // UnSNAT: replies to connections OVS SNATed to the node IP come back through br-phy.
+  // UnSNAT: replies to connections OVS SNATed to the node IP come back through br-phy. Their
+  // connection lives in the SNAT zone only (the default zone never saw it committed, and would
+  // call an ICMP echo reply or a SYN-ACK invalid), so they go straight on to routing.
   flows.push_back(flow(pipeline, Table::kUnSnat, 200, fixed).matchProtocol(Protocol::kIp)
                       .matchMark(kFromUplink).matchIpDst(ip(node.nodeIp))
-                      .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kConntrackZone)).build());
+                      .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kL3Forwarding)).build());
+  // Anything else from the uplink (flooded ARP, traffic for other hosts) is not ours.
+  flows.push_back(flow(pipeline, Table::kUnSnat, 190, fixed).matchMark(kFromUplink).drop().build());
 
   // Conntrack: every IP packet is tracked in the default zone; invalid ones stop here.
   flows.push_back(flow(pipeline, Table::kConntrackZone, 200, fixed).matchProtocol(Protocol::kIp)
