@@ -272,6 +272,28 @@ void Agent::reconcileNodes() {
   if (auto synced = syncAll(); !synced) SLUICE_LOG(kWarning, "agent") << "sync: " << synced.error().message;
 }
 
+void Agent::pollOvs() {
+  (void)integrationSyncer_->poll();
+  if (physicalSyncer_) (void)physicalSyncer_->poll();
+  const auto reconnects = integrationSyncer_->counters().reconnects +
+                          (physicalSyncer_ ? physicalSyncer_->counters().reconnects : 0);
+  if (reconnects != reconnectsSeen_) {
+    // ovs-vswitchd restarted: its taps may be new and its settings gone. Bootstrap is idempotent.
+    reconnectsSeen_ = reconnects;
+    restoreWaitPending_ = true;
+    SLUICE_LOG(kInfo, "agent") << "OVS reconnected; re-checking the node set-up";
+    if (auto again = bootstrapNode(config_, {bootstrap_.network.nodeIp, bootstrap_.network.podCidr}, *ovsdb_, *guard_); !again)
+      SLUICE_LOG(kWarning, "agent") << "bootstrap after reconnect: " << again.error().message;
+    applyTcpSequenceCheckSetting();
+  }
+  // A restarted ovs-vswitchd waits (flow-restore-wait) until both bridges have their tables back.
+  if (restoreWaitPending_ && integrationSyncer_->inSync() && (!physicalSyncer_ || physicalSyncer_->inSync())) {
+    restoreWaitPending_ = false;
+    clearFlowRestoreWait();
+    SLUICE_LOG(kInfo, "agent") << "flows restored after the OVS restart";
+  }
+}
+
 Result<int> Agent::attach(const PodAttachment& attachment) {
   return loop_.call([&]() -> Result<int> {
     // Assigned field by field: GCC 12 misreads designated initializers of PortOptions'
@@ -373,20 +395,9 @@ Result<void> Agent::run() {
   if (!server) return server.error();
   cniServer_ = std::move(*server);
 
-  reconnectsSeen_ = integrationSyncer_->counters().reconnects;
-  loop_.every(kPollPeriod, [this] {
-    (void)integrationSyncer_->poll();
-    if (physicalSyncer_) (void)physicalSyncer_->poll();
-    const auto reconnects = integrationSyncer_->counters().reconnects;
-    if (reconnects != reconnectsSeen_) {
-      // ovs-vswitchd restarted: its taps may be new and its settings gone. Bootstrap is idempotent.
-      reconnectsSeen_ = reconnects;
-      SLUICE_LOG(kInfo, "agent") << "OVS reconnected; re-checking the node set-up";
-      if (auto again = bootstrapNode(config_, {bootstrap_.network.nodeIp, bootstrap_.network.podCidr}, *ovsdb_, *guard_); !again)
-        SLUICE_LOG(kWarning, "agent") << "bootstrap after reconnect: " << again.error().message;
-      applyTcpSequenceCheckSetting();
-    }
-  });
+  reconnectsSeen_ = integrationSyncer_->counters().reconnects +
+                    (physicalSyncer_ ? physicalSyncer_->counters().reconnects : 0);
+  loop_.every(kPollPeriod, [this] { pollOvs(); });
   ready_ = true;
   SLUICE_LOG(kInfo, "agent") << "ready: " << pods_.size() << " pods, " << remoteNodes_.size() << " remote nodes, CNI on "
                              << config_.cniSocket;

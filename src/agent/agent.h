@@ -62,6 +62,7 @@ class Agent : public PodDatapath {
   void restorePods();
   void reconcileNodes();
   void applyTcpSequenceCheckSetting();
+  void pollOvs();
   void clearFlowRestoreWait();
   Result<void> syncAll();
 
@@ -86,6 +87,7 @@ class Agent : public PodDatapath {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
   std::uint64_t reconnectsSeen_ = 0;
+  bool restoreWaitPending_ = false;
 };
 
 // The flow owner of a pod attachment.
