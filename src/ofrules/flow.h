@@ -47,7 +47,7 @@ struct FlowKey {
   std::uint8_t table = 0;
   std::uint16_t priority = 0;
   std::string match;  // canonical ovs-ofctl match syntax, fields in a fixed order
-  auto operator<=>(const FlowKey&) const = default;
+  auto operator<=>(const FlowKey&) const = default;  // NOLINT(modernize-use-nullptr): tidy bug
 };
 
 // One OpenFlow rule. `match` and `actions` are in ovs-ofctl syntax, rendered by the builder in a

@@ -1,0 +1,201 @@
+// OpenFlow actions as a validated list, shared by FlowBuilder and group buckets.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ofrules/fields.h"
+#include "ofrules/pipeline.h"
+
+namespace sluice::ofrules {
+
+// ct(...) options. Built fluently, validated when added to an action list:
+//   CtAction().commit().zone(kSnatCtZone).natSrc("192.0.2.10").loadMark(kCtEgressSnatMark).table(Table::kL2ForwardingCalc)
+class CtAction {
+ public:
+  CtAction& commit();
+  CtAction& zone(std::uint16_t zone);
+  CtAction& zoneFrom(const Field& field);  // zone=NXM_NX_REGn[..]; the field must be 16 bits wide
+  CtAction& nat();                         // apply the connection's existing NAT (replies, un-NAT)
+  CtAction& natSrc(std::string_view address);  // "192.0.2.10" or a range "192.0.2.10-192.0.2.20"
+  CtAction& natDst(std::string_view address);
+  CtAction& table(Table table);  // recirculate into `table` after conntrack
+  CtAction& load(const Field& ctMarkField,
+                 std::uint64_t value);  // exec(load:...->NXM_NX_CT_MARK[..])
+  CtAction& loadMark(const Mark& mark) { return load(mark.field, mark.value); }
+
+ private:
+  friend class ActionList;
+  enum class NatKind : std::uint8_t { kNone, kPlain, kSrc, kDst };
+  struct MarkLoad {
+    Field field;
+    std::uint64_t value;
+  };
+  bool commit_ = false;
+  std::optional<std::uint16_t> zone_;
+  std::optional<Field> zoneField_;
+  NatKind nat_ = NatKind::kNone;
+  std::string natAddress_;
+  std::optional<Table> table_;
+  std::vector<MarkLoad> loads_;
+};
+
+enum class ControllerReason : std::uint8_t { kAction, kNoMatch, kInvalidTtl };
+
+struct ControllerOptions {
+  std::optional<std::uint16_t> maxLen;
+  ControllerReason reason = ControllerReason::kAction;
+  std::vector<std::uint8_t> userdata;  // rendered as 01.02.03
+  bool pause = false;                  // pause the pipeline until the controller resumes it
+};
+
+// Where the actions run: the pipeline resolves table names, and `fromTable` (unset in group
+// buckets) lets goto/resubmit/ct(table) refuse to go backward, which could loop.
+struct ActionContext {
+  const Pipeline* pipeline = nullptr;
+  std::optional<Table> fromTable;
+  bool groupBucket = false;
+};
+
+// The validated, ordered actions. Errors are collected, not thrown; the builder reports them.
+class ActionList {
+ public:
+  explicit ActionList(ActionContext context) : context_(context) {}
+
+  void output(std::uint32_t port);
+  void outputField(const Field& field);
+  void outputInPort();
+  void outputLocal();
+  void normal();
+  void drop();
+  void controller(const ControllerOptions& options);
+  void gotoTable(Table table);
+  void gotoNextTable();
+  void resubmit(Table table);
+  void load(const Field& field, std::uint64_t value);
+  void setField(const HeaderField& field, std::uint64_t value);
+  void setField(const HeaderField& field, std::string_view value);
+  void move(const Subfield& source, const Subfield& destination);
+  void ct(const CtAction& ct);
+  void decTtl();
+  void group(std::uint32_t groupId);
+  void modDlSrc(std::string_view mac);
+  void modDlDst(std::string_view mac);
+  void arpReply(std::string_view mac, std::string_view ip);
+
+  // "drop" when there are no actions, as ovs-ofctl needs a non-empty action list.
+  std::string render() const;
+  const std::vector<std::string>& errors() const { return errors_; }
+  // The first action that needs the flow to match IPv4 (ct, dec_ttl, ip_src/ip_dst writes) or
+  // ARP (ARP field writes), so the flow builder can check its match.
+  const std::optional<std::string>& firstIpAction() const { return firstIpAction_; }
+  const std::optional<std::string>& firstArpAction() const { return firstArpAction_; }
+  bool commits() const { return commits_; }
+
+ private:
+  void require(Prerequisite prerequisite, const std::string& action);
+  void append(std::string action);
+  void fail(std::string message) { errors_.push_back(std::move(message)); }
+  // The ID of `target`, or nullopt (with an error recorded) if it is missing or not forward.
+  std::optional<std::uint8_t> forwardTable(Table target, std::string_view action);
+  std::optional<std::string> renderCt(const CtAction& ct);
+
+  ActionContext context_;
+  std::vector<std::string> actions_;
+  std::vector<std::string> errors_;
+  bool terminated_ = false;  // a goto_table or drop was added; nothing may follow
+  bool commits_ = false;     // some ct action commits
+  std::optional<std::string> firstIpAction_;
+  std::optional<std::string> firstArpAction_;
+};
+
+// The fluent action methods, shared by FlowBuilder and BucketActions (CRTP, so chains keep the
+// caller's type: FlowBuilder(...).output(3).build()).
+template <typename Self>
+class ActionBuilder {
+ public:
+  Self& output(std::uint32_t port) {
+    return apply([&](ActionList& a) { a.output(port); });
+  }
+  Self& outputField(const Field& field) {
+    return apply([&](ActionList& a) { a.outputField(field); });
+  }
+  Self& outputInPort() {
+    return apply([&](ActionList& a) { a.outputInPort(); });
+  }
+  // The bridge's own port (LOCAL).
+  Self& outputLocal() {
+    return apply([&](ActionList& a) { a.outputLocal(); });
+  }
+  Self& normal() {
+    return apply([&](ActionList& a) { a.normal(); });
+  }
+  Self& drop() {
+    return apply([&](ActionList& a) { a.drop(); });
+  }
+  Self& controller(const ControllerOptions& options = {}) {
+    return apply([&](ActionList& a) { a.controller(options); });
+  }
+  Self& gotoTable(Table table) {
+    return apply([&](ActionList& a) { a.gotoTable(table); });
+  }
+  Self& gotoNextTable() {
+    return apply([&](ActionList& a) { a.gotoNextTable(); });
+  }
+  Self& resubmit(Table table) {
+    return apply([&](ActionList& a) { a.resubmit(table); });
+  }
+  Self& load(const Field& field, std::uint64_t value) {
+    return apply([&](ActionList& a) { a.load(field, value); });
+  }
+  Self& loadMark(const Mark& mark) { return load(mark.field, mark.value); }
+  Self& setField(const HeaderField& field, std::uint64_t value) {
+    return apply([&](ActionList& a) { a.setField(field, value); });
+  }
+  Self& setField(const HeaderField& field, std::string_view value) {
+    return apply([&](ActionList& a) { a.setField(field, value); });
+  }
+  Self& setTunnelDst(std::string_view ip) { return setField(kTunnelDst, ip); }
+  Self& setTunnelId(std::uint64_t id) { return setField(kTunnelId, id); }
+  Self& move(const Subfield& source, const Subfield& destination) {
+    return apply([&](ActionList& a) { a.move(source, destination); });
+  }
+  Self& ct(const CtAction& ct) {
+    return apply([&](ActionList& a) { a.ct(ct); });
+  }
+  Self& decTtl() {
+    return apply([&](ActionList& a) { a.decTtl(); });
+  }
+  Self& group(std::uint32_t groupId) {
+    return apply([&](ActionList& a) { a.group(groupId); });
+  }
+  Self& modDlSrc(std::string_view mac) {
+    return apply([&](ActionList& a) { a.modDlSrc(mac); });
+  }
+  Self& modDlDst(std::string_view mac) {
+    return apply([&](ActionList& a) { a.modDlDst(mac); });
+  }
+  // The whole ARP responder: turn the request into a reply from (mac, ip), send it back in_port.
+  Self& arpReply(std::string_view mac, std::string_view ip) {
+    return apply([&](ActionList& a) { a.arpReply(mac, ip); });
+  }
+
+  const ActionList& actionList() const { return actions_; }
+
+ protected:
+  explicit ActionBuilder(ActionContext context) : actions_(context) {}
+
+ private:
+  template <typename Function>
+  Self& apply(Function function) {
+    function(actions_);
+    return static_cast<Self&>(*this);
+  }
+
+  ActionList actions_;
+};
+
+}  // namespace sluice::ofrules
