@@ -7,6 +7,11 @@
 #include <set>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "common/log.h"
 
 namespace sluice::agent {
@@ -204,6 +209,21 @@ void Agent::restorePods() {
   SLUICE_LOG(kInfo, "agent") << "restored " << pods_.size() << " pods from OVSDB";
 }
 
+void Agent::warmTunnelNeighbour(Ipv4 remoteNodeIp) const {
+  // OVS's userspace tunnelling learns a peer's MAC by snooping ARP on br-phy, and drops the packet
+  // that made it ask. One datagram from the node's own stack makes the kernel ARP now, so the
+  // first pod packet to that node is not the one lost. (UDP discard port; nothing listens.)
+  if (config_.datapathType != DatapathType::kNetdev) return;
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(9);
+  peer.sin_addr.s_addr = htonl(remoteNodeIp);
+  (void)::sendto(fd, "", 0, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&peer), sizeof peer);
+  ::close(fd);
+}
+
 void Agent::loadClusterCache() {
   std::ifstream in(config_.stateDir + "/remote-nodes.json");
   if (!in) return;
@@ -245,6 +265,7 @@ void Agent::setRemoteNodeFlows(const std::map<std::string, std::pair<Ipv4, Cidr>
       continue;
     }
     (void)integrationSyncer_->setFlows("node:" + name, *flows);
+    warmTunnelNeighbour(address.first);
     if (auto routed = ensureRemotePodRoute(config_, address.second); !routed)
       SLUICE_LOG(kWarning, "agent") << "route to " << address.second.toString() << ": " << routed.error().message;
   }

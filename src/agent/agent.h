@@ -56,6 +56,7 @@ class Agent : public PodDatapath {
   // complete table before it can reach the API server (whose traffic may cross this very OVS).
   void loadClusterCache();
   void saveClusterCache() const;
+  void warmTunnelNeighbour(Ipv4 remoteNodeIp) const;
   void setRemoteNodeFlows(const std::map<std::string, std::pair<Ipv4, Cidr>>& remotes);
   Result<void> connectOvs();
   Result<void> installPipeline();

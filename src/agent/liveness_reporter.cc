@@ -32,14 +32,17 @@ class Connection {
   Result<void> connect(const std::string& address, std::chrono::milliseconds timeout) {
     close();
     const auto colon = address.rfind(':');
-    if (colon == std::string::npos) return makeError("controller address \"" + address + "\" is not HOST:PORT");
+    if (colon == std::string::npos)
+      return makeError("controller address \"" + address + "\" is not HOST:PORT");
     beast::error_code error;
     tcp::resolver resolver(io_);
-    const auto endpoints = resolver.resolve(address.substr(0, colon), address.substr(colon + 1), error);
+    const auto endpoints =
+        resolver.resolve(address.substr(0, colon), address.substr(colon + 1), error);
     if (error) return makeError("resolve " + address + ": " + error.message());
     stream_.emplace(io_);
     stream_->expires_after(timeout);
-    stream_->async_connect(endpoints, [&](beast::error_code result, const tcp::endpoint&) { error = result; });
+    stream_->async_connect(endpoints,
+                           [&](beast::error_code result, const tcp::endpoint&) { error = result; });
     run();
     if (error) {
       close();
@@ -55,11 +58,13 @@ class Connection {
                                                       std::chrono::milliseconds timeout) {
     beast::error_code error;
     stream_->expires_after(timeout);
-    http::async_write(*stream_, request, [&](beast::error_code result, std::size_t) { error = result; });
+    http::async_write(*stream_, request,
+                      [&](beast::error_code result, std::size_t) { error = result; });
     run();
     http::response<http::string_body> response;
     if (!error) {
-      http::async_read(*stream_, buffer_, response, [&](beast::error_code result, std::size_t) { error = result; });
+      http::async_read(*stream_, buffer_, response,
+                       [&](beast::error_code result, std::size_t) { error = result; });
       run();
     }
     if (error) {
@@ -95,8 +100,10 @@ class Connection {
 std::optional<std::string> redirectAddress(const std::string& location) {
   std::string rest = location;
   const std::string scheme = "http://";
-  if (rest.rfind(scheme, 0) == 0) rest = rest.substr(scheme.size());
-  else return std::nullopt;
+  if (rest.rfind(scheme, 0) == 0)
+    rest = rest.substr(scheme.size());
+  else
+    return std::nullopt;
   const auto slash = rest.find('/');
   rest = rest.substr(0, slash);
   if (rest.empty() || rest.find(':') == std::string::npos) return std::nullopt;
@@ -109,22 +116,29 @@ std::string readToken(const std::string& path) {
   std::stringstream text;
   text << file.rdbuf();
   auto token = text.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
+    token.pop_back();
   return token;
 }
 
 }  // namespace
 
-LivenessReporter::LivenessReporter(LivenessReporterOptions options) : options_(std::move(options)) {}
+LivenessReporter::LivenessReporter(LivenessReporterOptions options)
+    : options_(std::move(options)) {}
 
 LivenessReporter::~LivenessReporter() { stop(); }
 
 Result<void> LivenessReporter::start() {
-  if (options_.nodeName.empty()) return makeError("liveness reporter: the node name is empty; set NODE_NAME");
+  if (options_.nodeName.empty())
+    return makeError("liveness reporter: the node name is empty; set NODE_NAME");
   if (options_.controllerAddress.empty())
-    return makeError("liveness reporter: no controller address; set controllerAddress or the Service's environment");
+    return makeError(
+        "liveness reporter: no controller address; set controllerAddress or the Service's "
+        "environment");
   if (options_.reportInterval.count() <= 0 || options_.fencingTimeout <= options_.reportInterval)
-    return makeError("liveness reporter: fencingTimeout must be longer than reportInterval, or every late report fences the node");
+    return makeError(
+        "liveness reporter: fencingTimeout must be longer than reportInterval, or every late "
+        "report fences the node");
   target_ = options_.controllerAddress;
   reportThread_ = std::thread([this] { reportLoop(); });
   fenceThread_ = std::thread([this] { fenceLoop(); });
@@ -237,7 +251,8 @@ void LivenessReporter::reportLoop() {
       }
       if (status != 200) {
         if (!loggedFailure) {
-          SLUICE_LOG(kWarning, "liveness") << "report to " << target << ": HTTP " << status << ": " << response->body();
+          SLUICE_LOG(kWarning, "liveness")
+              << "report to " << target << ": HTTP " << status << ": " << response->body();
         }
         loggedFailure = true;
         break;
@@ -246,10 +261,13 @@ void LivenessReporter::reportLoop() {
       try {
         const auto body = nlohmann::json::parse(response->body());
         epoch = body.value("epoch", std::uint64_t{0});
-        const auto silence = std::chrono::milliseconds(body.value("nodeSilenceTimeoutMs", std::int64_t{0}));
+        const auto silence =
+            std::chrono::milliseconds(body.value("nodeSilenceTimeoutMs", std::int64_t{0}));
         if (silence.count() > 0 && !checkedTiming) {
           checkedTiming = true;
-          if (auto valid = validateFencing(options_.reportInterval, options_.fencingTimeout, silence); !valid) {
+          if (auto valid =
+                  validateFencing(options_.reportInterval, options_.fencingTimeout, silence);
+              !valid) {
             SLUICE_LOG(kError, "liveness") << valid.error().message;
           }
         }
@@ -273,7 +291,8 @@ void LivenessReporter::fenceLoop() {
   while (!stopping_) {
     if (fenced_ || !lastSuccessSentAt_) {
       // Nothing to time until a report succeeds; wake on a success or stop.
-      cv_.wait_for(lock, options_.reportInterval, [&] { return stopping_.load() || (!fenced_ && lastSuccessSentAt_); });
+      cv_.wait_for(lock, options_.reportInterval,
+                   [&] { return stopping_.load() || (!fenced_ && lastSuccessSentAt_); });
       continue;
     }
     const auto deadline = *lastSuccessSentAt_ + options_.fencingTimeout;
@@ -285,15 +304,17 @@ void LivenessReporter::fenceLoop() {
     {
       std::lock_guard transition(transitionMutex_);
       std::unique_lock check(mutex_);
-      const bool expired = lastSuccessSentAt_ && Clock::now() >= *lastSuccessSentAt_ + options_.fencingTimeout;
+      const bool expired =
+          lastSuccessSentAt_ && Clock::now() >= *lastSuccessSentAt_ + options_.fencingTimeout;
       check.unlock();
       if (expired && !fenced_.exchange(true)) {
         {
           std::lock_guard stats(mutex_);
           ++stats_.fences;
         }
-        SLUICE_LOG(kWarning, "liveness") << "no report reached the controller for "
-                                         << options_.fencingTimeout.count() << "ms: fenced (dropping egress IPs)";
+        SLUICE_LOG(kWarning, "liveness")
+            << "no report reached the controller for " << options_.fencingTimeout.count()
+            << "ms: fenced (dropping egress IPs)";
         if (options_.onFenced) options_.onFenced();
       }
     }
@@ -301,15 +322,17 @@ void LivenessReporter::fenceLoop() {
   }
 }
 
-Result<void> validateFencing(std::chrono::milliseconds reportInterval, std::chrono::milliseconds fencingTimeout,
+Result<void> validateFencing(std::chrono::milliseconds reportInterval,
+                             std::chrono::milliseconds fencingTimeout,
                              std::chrono::milliseconds nodeSilenceTimeout) {
   if (fencingTimeout + reportInterval >= nodeSilenceTimeout)
-    return makeError("liveness timing: fencingTimeout (" + std::to_string(fencingTimeout.count()) +
-                     "ms) + reportInterval (" + std::to_string(reportInterval.count()) +
-                     "ms) must be below the controller's nodeSilenceTimeout (" +
-                     std::to_string(nodeSilenceTimeout.count()) +
-                     "ms), so a node lets go of its IPs before the controller moves them; lower fencingTimeout "
-                     "in sluice-agent.conf or raise nodeSilenceTimeout in sluice-controller.conf");
+    return makeError(
+        "liveness timing: fencingTimeout (" + std::to_string(fencingTimeout.count()) +
+        "ms) + reportInterval (" + std::to_string(reportInterval.count()) +
+        "ms) must be below the controller's nodeSilenceTimeout (" +
+        std::to_string(nodeSilenceTimeout.count()) +
+        "ms), so a node lets go of its IPs before the controller moves them; lower fencingTimeout "
+        "in sluice-agent.conf or raise nodeSilenceTimeout in sluice-controller.conf");
   return {};
 }
 
