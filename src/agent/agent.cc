@@ -56,7 +56,8 @@ Result<std::uint16_t> OvsdbRoundStore::load() {
 }
 
 Result<void> OvsdbRoundStore::store(std::uint16_t round) {
-  auto stored = ovsdb_.setExternalId(ovsdb::RecordRef::bridge(bridge_), "sluice-round", std::to_string(round));
+  auto stored = ovsdb_.setExternalId(ovsdb::RecordRef::bridge(bridge_), "sluice-round",
+                                     std::to_string(round));
   if (!stored) return stored.error();
   return {};
 }
@@ -84,7 +85,8 @@ Result<NodeIdentity> Agent::waitForNodeIdentity() {
       const auto podCidr = parseCidr(saved.at("podCIDR").get<std::string>());
       if (nodeIp && podCidr) return NodeIdentity{*nodeIp, *podCidr};
     } catch (const nlohmann::json::exception&) {
-      SLUICE_LOG(kWarning, "agent") << config_.stateDir << "/node.json is unreadable; asking the API server";
+      SLUICE_LOG(kWarning, "agent")
+          << config_.stateDir << "/node.json is unreadable; asking the API server";
     }
   }
   // The Node's podCIDR and InternalIP may appear after the agent starts (kubelet registers it).
@@ -96,13 +98,17 @@ Result<NodeIdentity> Agent::waitForNodeIdentity() {
       if (podCidr && nodeIp) {
         std::filesystem::create_directories(config_.stateDir);
         std::ofstream(config_.stateDir + "/node.json")
-            << nlohmann::json{{"nodeIP", formatIpv4(*nodeIp)}, {"podCIDR", podCidr->toString()}}.dump() << "\n";
+            << nlohmann::json{{"nodeIP", formatIpv4(*nodeIp)}, {"podCIDR", podCidr->toString()}}
+                   .dump()
+            << "\n";
         return NodeIdentity{*nodeIp, *podCidr};
       }
       if (attempt % 25 == 0)
-        SLUICE_LOG(kInfo, "agent") << "Node " << config_.nodeName << " has no spec.podCIDR or InternalIP yet; waiting";
+        SLUICE_LOG(kInfo, "agent")
+            << "Node " << config_.nodeName << " has no spec.podCIDR or InternalIP yet; waiting";
     } else if (attempt % 25 == 0) {
-      SLUICE_LOG(kWarning, "agent") << "cannot get Node " << config_.nodeName << ": " << node.error().message;
+      SLUICE_LOG(kWarning, "agent")
+          << "cannot get Node " << config_.nodeName << ": " << node.error().message;
     }
     std::this_thread::sleep_for(200ms);  // a retry interval, not a wait for a condition
   }
@@ -118,7 +124,8 @@ Result<void> Agent::connectOvs() {
       return {};
     }
     if (std::chrono::steady_clock::now() > deadline || stopping_)
-      return makeError("cannot reach ovsdb-server at " + config_.ovsdbRemote() + ": " + client.error().message +
+      return makeError("cannot reach ovsdb-server at " + config_.ovsdbRemote() + ": " +
+                       client.error().message +
                        "; is the OVS container running and ovsRunDir right?");
     std::this_thread::sleep_for(100ms);  // a retry interval
   }
@@ -134,16 +141,19 @@ void Agent::applyTcpSequenceCheckSetting() {
     std::string pid;
     if (pidFile >> pid) target = config_.ovsRunDir + "/ovs-vswitchd." + pid + ".ctl";
   }
-  const auto command = "ovs-appctl -t " + shellQuote(target) + " dpctl/ct-disable-tcp-seq-chk >/dev/null 2>&1";
+  const auto command =
+      "ovs-appctl -t " + shellQuote(target) + " dpctl/ct-disable-tcp-seq-chk >/dev/null 2>&1";
   if (std::system(command.c_str()) != 0)
-    SLUICE_LOG(kWarning, "agent") << "could not disable conntrack TCP sequence checks through " << target;
+    SLUICE_LOG(kWarning, "agent") << "could not disable conntrack TCP sequence checks through "
+                                  << target;
 }
 
 void Agent::clearFlowRestoreWait() {
   // ovs-vswitchd started with flow-restore-wait=true keeps the datapath as it was until the
   // agent has installed its flows; from now on it may process packets with them.
   auto removed = ovsdb_->removeOtherConfig("flow-restore-wait");
-  if (!removed) SLUICE_LOG(kWarning, "agent") << "cannot clear flow-restore-wait: " << removed.error().message;
+  if (!removed)
+    SLUICE_LOG(kWarning, "agent") << "cannot clear flow-restore-wait: " << removed.error().message;
 }
 
 Result<void> Agent::syncAll() {
@@ -160,18 +170,23 @@ Result<void> Agent::installPipeline() {
 
   roundStore_ = std::make_unique<OvsdbRoundStore>(*ovsdb_, config_.integrationBridge);
   auto syncer = ofrules::FlowSyncer::create(
-      ofrules::FlowSyncerOptions{.connection = {.target = config_.bridgeTarget(config_.integrationBridge)}}, *roundStore_);
+      ofrules::FlowSyncerOptions{
+          .connection = {.target = config_.bridgeTarget(config_.integrationBridge)}},
+      *roundStore_);
   if (!syncer) return syncer.error();
   integrationSyncer_ = std::move(*syncer);
   if (config_.datapathType == DatapathType::kNetdev) {
     physicalRoundStore_ = std::make_unique<ofrules::MemoryRoundStore>();
     auto physical = ofrules::FlowSyncer::create(
-        ofrules::FlowSyncerOptions{.connection = {.target = config_.bridgeTarget(config_.physicalBridge)}},
+        ofrules::FlowSyncerOptions{
+            .connection = {.target = config_.bridgeTarget(config_.physicalBridge)}},
         *physicalRoundStore_);
     if (!physical) return physical.error();
     physicalSyncer_ = std::move(*physical);
-    if (auto set = physicalSyncer_->setFlows(kPhysicalOwner, features::physicalBridgeFlows(
-                                                                 bootstrap_.network, static_cast<std::uint16_t>(config_.tunnelPort)));
+    if (auto set = physicalSyncer_->setFlows(
+            kPhysicalOwner,
+            features::physicalBridgeFlows(bootstrap_.network,
+                                          static_cast<std::uint16_t>(config_.tunnelPort)));
         !set)
       return set;
   }
@@ -189,7 +204,8 @@ void Agent::restorePods() {
   // After an agent restart the pods are still there: their ports carry who they are.
   auto snapshot = ovsdb_->readSnapshot();
   if (!snapshot) {
-    SLUICE_LOG(kWarning, "agent") << "cannot read OVSDB to restore pods: " << snapshot.error().message;
+    SLUICE_LOG(kWarning, "agent") << "cannot read OVSDB to restore pods: "
+                                  << snapshot.error().message;
     return;
   }
   for (const auto& interface : snapshot->interfaces) {
@@ -198,9 +214,11 @@ void Agent::restorePods() {
     if (containerId == ids.end() || !interface.ofport || *interface.ofport <= 0) continue;
     const auto ip = parseIpv4(ids.count("sluice-pod-ip") ? ids.at("sluice-pod-ip") : "");
     if (!ip) continue;
-    features::LocalPod pod{podOwner(containerId->second, ids.count("sluice-if-name") ? ids.at("sluice-if-name") : "eth0"),
-                           *ip, ids.count("sluice-pod-mac") ? ids.at("sluice-pod-mac") : "",
-                           static_cast<std::uint32_t>(*interface.ofport)};
+    features::LocalPod pod{
+        podOwner(containerId->second,
+                 ids.count("sluice-if-name") ? ids.at("sluice-if-name") : "eth0"),
+        *ip, ids.count("sluice-pod-mac") ? ids.at("sluice-pod-mac") : "",
+        static_cast<std::uint32_t>(*interface.ofport)};
     auto flows = features::podFlows(pipeline_, bootstrap_.network, pod);
     if (!flows) continue;
     (void)integrationSyncer_->setFlows(pod.owner, *flows);
@@ -235,11 +253,13 @@ void Agent::loadClusterCache() {
       if (nodeIp && podCidr) remotes[name] = {*nodeIp, *podCidr};
     }
   } catch (const nlohmann::json::exception&) {
-    SLUICE_LOG(kWarning, "agent") << "ignoring an unreadable " << config_.stateDir << "/remote-nodes.json";
+    SLUICE_LOG(kWarning, "agent") << "ignoring an unreadable " << config_.stateDir
+                                  << "/remote-nodes.json";
     return;
   }
   setRemoteNodeFlows(remotes);
-  SLUICE_LOG(kInfo, "agent") << "restored " << remotes.size() << " remote nodes from the local cache";
+  SLUICE_LOG(kInfo, "agent") << "restored " << remotes.size()
+                             << " remote nodes from the local cache";
 }
 
 void Agent::saveClusterCache() const {
@@ -267,7 +287,8 @@ void Agent::setRemoteNodeFlows(const std::map<std::string, std::pair<Ipv4, Cidr>
     (void)integrationSyncer_->setFlows("node:" + name, *flows);
     warmTunnelNeighbour(address.first);
     if (auto routed = ensureRemotePodRoute(config_, address.second); !routed)
-      SLUICE_LOG(kWarning, "agent") << "route to " << address.second.toString() << ": " << routed.error().message;
+      SLUICE_LOG(kWarning, "agent")
+          << "route to " << address.second.toString() << ": " << routed.error().message;
   }
   remoteNodes_ = remotes;
   if (cidrs != clusterCidrs_) {
@@ -290,7 +311,8 @@ void Agent::reconcileNodes() {
   const bool changed = remotes != remoteNodes_;
   setRemoteNodeFlows(remotes);
   if (changed) saveClusterCache();
-  if (auto synced = syncAll(); !synced) SLUICE_LOG(kWarning, "agent") << "sync: " << synced.error().message;
+  if (auto synced = syncAll(); !synced)
+    SLUICE_LOG(kWarning, "agent") << "sync: " << synced.error().message;
 }
 
 void Agent::pollOvs() {
@@ -303,12 +325,15 @@ void Agent::pollOvs() {
     reconnectsSeen_ = reconnects;
     restoreWaitPending_ = true;
     SLUICE_LOG(kInfo, "agent") << "OVS reconnected; re-checking the node set-up";
-    if (auto again = bootstrapNode(config_, {bootstrap_.network.nodeIp, bootstrap_.network.podCidr}, *ovsdb_, *guard_); !again)
+    if (auto again = bootstrapNode(config_, {bootstrap_.network.nodeIp, bootstrap_.network.podCidr},
+                                   *ovsdb_, *guard_);
+        !again)
       SLUICE_LOG(kWarning, "agent") << "bootstrap after reconnect: " << again.error().message;
     applyTcpSequenceCheckSetting();
   }
   // A restarted ovs-vswitchd waits (flow-restore-wait) until both bridges have their tables back.
-  if (restoreWaitPending_ && integrationSyncer_->inSync() && (!physicalSyncer_ || physicalSyncer_->inSync())) {
+  if (restoreWaitPending_ && integrationSyncer_->inSync() &&
+      (!physicalSyncer_ || physicalSyncer_->inSync())) {
     restoreWaitPending_ = false;
     clearFlowRestoreWait();
     SLUICE_LOG(kInfo, "agent") << "flows restored after the OVS restart";
@@ -323,12 +348,10 @@ Result<int> Agent::attach(const PodAttachment& attachment) {
     port.bridge = config_.integrationBridge;
     port.name = attachment.hostIfName;
     port.type = ovsdb::PortType::kSystem;
-    port.externalIds = {{"sluice-container-id", attachment.containerId},
-                        {"sluice-if-name", attachment.ifName},
-                        {"sluice-pod-namespace", attachment.podNamespace},
-                        {"sluice-pod-name", attachment.podName},
-                        {"sluice-pod-ip", formatIpv4(attachment.ip)},
-                        {"sluice-pod-mac", attachment.podMac}};
+    port.externalIds = {
+        {"sluice-container-id", attachment.containerId},   {"sluice-if-name", attachment.ifName},
+        {"sluice-pod-namespace", attachment.podNamespace}, {"sluice-pod-name", attachment.podName},
+        {"sluice-pod-ip", formatIpv4(attachment.ip)},      {"sluice-pod-mac", attachment.podMac}};
     if (auto ensured = ovsdb_->ensurePort(port); !ensured) return ensured.error();
     auto ofport = ovsdb_->waitForOfport(attachment.hostIfName, 10s);
     if (!ofport) {
@@ -341,8 +364,8 @@ Result<int> Agent::attach(const PodAttachment& attachment) {
         return guarded.error();
       }
     }
-    features::LocalPod pod{podOwner(attachment.containerId, attachment.ifName), attachment.ip, attachment.podMac,
-                           static_cast<std::uint32_t>(*ofport)};
+    features::LocalPod pod{podOwner(attachment.containerId, attachment.ifName), attachment.ip,
+                           attachment.podMac, static_cast<std::uint32_t>(*ofport)};
     auto flows = features::podFlows(pipeline_, bootstrap_.network, pod);
     if (!flows) return flows.error();
     if (auto set = integrationSyncer_->setFlows(pod.owner, *flows); !set) return set.error();
@@ -396,13 +419,16 @@ Result<void> Agent::run() {
   if (auto synced = syncAll(); !synced) return synced;
   clearFlowRestoreWait();
 
-  nodeInformer_ = std::make_unique<kube::Informer>(*client_, kube::InformerOptions{.resource = kube::resources::kNodes});
+  nodeInformer_ = std::make_unique<kube::Informer>(
+      *client_, kube::InformerOptions{.resource = kube::resources::kNodes});
   nodeInformer_->addHandlers(kube::EventHandlers{
       .onAdd = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); },
-      .onUpdate = [this](const kube::ObjectPtr&, const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); },
+      .onUpdate = [this](const kube::ObjectPtr&,
+                         const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); },
       .onDelete = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileNodes(); }); }});
   nodeInformer_->start();
-  if (!nodeInformer_->waitForSync(30s)) return makeError("the Node informer did not sync within 30 s");
+  if (!nodeInformer_->waitForSync(30s))
+    return makeError("the Node informer did not sync within 30 s");
   reconcileNodes();
 
   std::filesystem::create_directories(std::filesystem::path(config_.cniSocket).parent_path());
@@ -410,9 +436,12 @@ Result<void> Agent::run() {
   if (!ipam) return ipam.error();
   cniService_ = std::make_unique<CniService>(
       std::move(*ipam), interfaces_, *this,
-      CniServiceOptions{.ipamStatePath = config_.stateDir + "/ipam.json", .mtu = bootstrap_.podMtu,
+      CniServiceOptions{.ipamStatePath = config_.stateDir + "/ipam.json",
+                        .mtu = bootstrap_.podMtu,
                         .disableTxChecksum = config_.datapathType == DatapathType::kNetdev});
-  auto server = CniServer::start(config_.cniSocket, [this](const cni::Request& request) { return cniService_->handle(request); });
+  auto server = CniServer::start(config_.cniSocket, [this](const cni::Request& request) {
+    return cniService_->handle(request);
+  });
   if (!server) return server.error();
   cniServer_ = std::move(*server);
 
@@ -420,8 +449,8 @@ Result<void> Agent::run() {
                     (physicalSyncer_ ? physicalSyncer_->counters().reconnects : 0);
   loop_.every(kPollPeriod, [this] { pollOvs(); });
   ready_ = true;
-  SLUICE_LOG(kInfo, "agent") << "ready: " << pods_.size() << " pods, " << remoteNodes_.size() << " remote nodes, CNI on "
-                             << config_.cniSocket;
+  SLUICE_LOG(kInfo, "agent") << "ready: " << pods_.size() << " pods, " << remoteNodes_.size()
+                             << " remote nodes, CNI on " << config_.cniSocket;
   loop_.run();
   return {};
 }

@@ -26,7 +26,8 @@ namespace sluice::agent {
 // Keeps the flow syncer's restart round in the integration bridge's external_ids.
 class OvsdbRoundStore : public ofrules::RoundStore {
  public:
-  OvsdbRoundStore(ovsdb::OvsdbClient& ovsdb, std::string bridge) : ovsdb_(ovsdb), bridge_(std::move(bridge)) {}
+  OvsdbRoundStore(ovsdb::OvsdbClient& ovsdb, std::string bridge)
+      : ovsdb_(ovsdb), bridge_(std::move(bridge)) {}
   Result<std::uint16_t> load() override;
   Result<void> store(std::uint16_t round) override;
 
@@ -79,7 +80,7 @@ class Agent : public PodDatapath {
   std::unique_ptr<ofrules::FlowSyncer> physicalSyncer_;
   ofrules::Pipeline pipeline_;
   BootstrapResult bootstrap_;
-  std::map<std::string, features::LocalPod> pods_;  // by flow owner
+  std::map<std::string, features::LocalPod> pods_;            // by flow owner
   std::map<std::string, std::pair<Ipv4, Cidr>> remoteNodes_;  // by node name: node IP, podCIDR
   std::vector<Cidr> clusterCidrs_;
   NetlinkInterfaceOps interfaces_;

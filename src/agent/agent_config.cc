@@ -28,7 +28,8 @@ Setter stringField(std::string AgentConfig::*member) {
 Setter intField(int AgentConfig::*member, int low, int high) {
   return [member, low, high](const YAML::Node& node, AgentConfig& config) -> Result<void> {
     int value = 0;
-    if (!node.IsScalar() || !YAML::convert<int>::decode(node, value)) return makeError("must be an integer");
+    if (!node.IsScalar() || !YAML::convert<int>::decode(node, value))
+      return makeError("must be an integer");
     if (value < low || value > high)
       return makeError("must be between " + std::to_string(low) + " and " + std::to_string(high));
     config.*member = value;
@@ -41,7 +42,8 @@ Setter durationField(int AgentConfig::*member, int low, int high) {
     const auto value = node.IsScalar() ? parseDurationMs(node.as<std::string>()) : std::nullopt;
     if (!value) return makeError("must be a duration such as 100ms, 4s or 1m");
     if (*value < low || *value > high)
-      return makeError("must be between " + std::to_string(low) + "ms and " + std::to_string(high) + "ms");
+      return makeError("must be between " + std::to_string(low) + "ms and " + std::to_string(high) +
+                       "ms");
     config.*member = *value;
     return {};
   };
@@ -50,7 +52,8 @@ Setter durationField(int AgentConfig::*member, int low, int high) {
 Setter boolField(bool AgentConfig::*member) {
   return [member](const YAML::Node& node, AgentConfig& config) -> Result<void> {
     bool value = false;
-    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) return makeError("must be true or false");
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value))
+      return makeError("must be true or false");
     config.*member = value;
     return {};
   };
@@ -61,9 +64,12 @@ const std::map<std::string, Setter>& setters() {
       {"ovsDatapathType",
        [](const YAML::Node& node, AgentConfig& config) -> Result<void> {
          const auto value = node.IsScalar() ? node.as<std::string>() : std::string();
-         if (value == "system") config.datapathType = DatapathType::kSystem;
-         else if (value == "netdev") config.datapathType = DatapathType::kNetdev;
-         else return makeError("must be \"system\" (the kernel module) or \"netdev\" (userspace)");
+         if (value == "system")
+           config.datapathType = DatapathType::kSystem;
+         else if (value == "netdev")
+           config.datapathType = DatapathType::kNetdev;
+         else
+           return makeError("must be \"system\" (the kernel module) or \"netdev\" (userspace)");
          return {};
        }},
       {"ovsRunDir", stringField(&AgentConfig::ovsRunDir)},
@@ -97,7 +103,8 @@ const std::map<std::string, Setter>& setters() {
       {"reportInterval", durationField(&AgentConfig::reportIntervalMs, 10, 10000)},
       {"fencingTimeout", durationField(&AgentConfig::fencingTimeoutMs, 50, 60000)},
       {"gratuitousArpCount", intField(&AgentConfig::gratuitousArpCount, 0, 100)},
-      {"disableConntrackTcpSequenceCheck", boolField(&AgentConfig::disableConntrackTcpSequenceCheck)},
+      {"disableConntrackTcpSequenceCheck",
+       boolField(&AgentConfig::disableConntrackTcpSequenceCheck)},
       {"listenAddress", stringField(&AgentConfig::listenAddress)},
       {"logLevel",
        [](const YAML::Node& node, AgentConfig& config) -> Result<void> {
@@ -128,7 +135,9 @@ std::optional<int> parseDurationMs(const std::string& text) {
 Result<AgentConfig> parseAgentConfig(const std::string& yamlText, const std::string& nodeName) {
   AgentConfig config;
   if (nodeName.empty())
-    return makeError("agent config: NODE_NAME is not set; set it to this node's name (the downward API's spec.nodeName)");
+    return makeError(
+        "agent config: NODE_NAME is not set; set it to this node's name (the downward API's "
+        "spec.nodeName)");
   config.nodeName = nodeName;
   YAML::Node root;
   try {
@@ -137,7 +146,8 @@ Result<AgentConfig> parseAgentConfig(const std::string& yamlText, const std::str
     return makeError(std::string("agent config: not valid YAML: ") + error.what());
   }
   if (root.IsNull()) return config;
-  if (!root.IsMap()) return makeError("agent config: the top level must be a mapping of keys to values");
+  if (!root.IsMap())
+    return makeError("agent config: the top level must be a mapping of keys to values");
   for (const auto& entry : root) {
     const auto key = entry.first.as<std::string>();
     const auto setter = setters().find(key);
@@ -157,7 +167,8 @@ Result<AgentConfig> parseAgentConfig(const std::string& yamlText, const std::str
 
 Result<AgentConfig> loadAgentConfig(const std::string& path, const std::string& nodeName) {
   std::ifstream in(path);
-  if (!in) return makeError("agent config: cannot read " + path + "; pass --config with an existing file");
+  if (!in)
+    return makeError("agent config: cannot read " + path + "; pass --config with an existing file");
   std::stringstream text;
   text << in.rdbuf();
   return parseAgentConfig(text.str(), nodeName);

@@ -13,30 +13,33 @@ namespace sluice::agent {
 enum class DatapathType { kSystem, kNetdev };
 
 struct AgentConfig {
-  std::string nodeName;                        // from NODE_NAME
+  std::string nodeName;  // from NODE_NAME
   DatapathType datapathType = DatapathType::kSystem;
   std::string ovsRunDir = "/var/run/openvswitch";  // db.sock and BRIDGE.mgmt live here
-  std::string integrationBridge = "br-int";   // key: ovsBridge
-  std::string physicalBridge = "br-phy";       // netdev only: holds the uplink and the node IP
-  std::string uplinkInterface;                 // key: transportInterface; empty: the one holding the node IP
+  std::string integrationBridge = "br-int";        // key: ovsBridge
+  std::string physicalBridge = "br-phy";           // netdev only: holds the uplink and the node IP
+  std::string uplinkInterface;  // key: transportInterface; empty: the one holding the node IP
   std::string gatewayInterface = "sluice-gw0";
   std::string tunnelInterface = "sluice-tun0";
-  int tunnelPort = 6081;                       // Geneve's IANA port
-  int mtu = 0;                                 // 0 ("auto"): the uplink's MTU minus the Geneve overhead
+  int tunnelPort = 6081;  // Geneve's IANA port
+  int mtu = 0;            // 0 ("auto"): the uplink's MTU minus the Geneve overhead
   std::string cniSocket = "/var/run/sluice/cni.sock";
   std::string stateDir = "/var/lib/sluice";
-  std::string kubeconfig;                      // empty: in-cluster config
-  std::string controllerAddress;               // host:port of the controller; empty: from controllerService
-  std::string controllerService = "sluice-controller";  // found via SERVICE_HOST/_PORT env variables
-  int reportIntervalMs = 100;                  // liveness reports to the controller
-  int fencingTimeoutMs = 300;                  // drop egress IPs after this long without the controller
+  std::string kubeconfig;         // empty: in-cluster config
+  std::string controllerAddress;  // host:port of the controller; empty: from controllerService
+  std::string controllerService =
+      "sluice-controller";     // found via SERVICE_HOST/_PORT env variables
+  int reportIntervalMs = 100;  // liveness reports to the controller
+  int fencingTimeoutMs = 300;  // drop egress IPs after this long without the controller
   int gratuitousArpCount = 3;
   bool disableConntrackTcpSequenceCheck = true;
   std::string listenAddress = "127.0.0.1:10350";  // /metrics, /healthz, /readyz
   std::string logLevel = "info";
 
   std::string ovsdbRemote() const { return "unix:" + ovsRunDir + "/db.sock"; }
-  std::string bridgeTarget(const std::string& bridge) const { return "unix:" + ovsRunDir + "/" + bridge + ".mgmt"; }
+  std::string bridgeTarget(const std::string& bridge) const {
+    return "unix:" + ovsRunDir + "/" + bridge + ".mgmt";
+  }
 };
 
 // Geneve over IPv4: outer IP 20 + UDP 8 + Geneve 8 + inner Ethernet 14.

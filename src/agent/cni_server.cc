@@ -15,10 +15,12 @@
 
 namespace sluice::agent {
 
-Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPath, Handler handler) {
+Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPath,
+                                                    Handler handler) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (socketPath.size() >= sizeof address.sun_path) return makeError("cniSocket path is too long: " + socketPath);
+  if (socketPath.size() >= sizeof address.sun_path)
+    return makeError("cniSocket path is too long: " + socketPath);
   std::strncpy(address.sun_path, socketPath.c_str(), sizeof address.sun_path - 1);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return makeError(std::string("cni socket: ") + std::strerror(errno));
@@ -30,7 +32,8 @@ Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPat
   if (bound != 0 || ::listen(fd, 64) != 0) {
     const std::string why = std::strerror(errno);
     ::close(fd);
-    return makeError("cannot listen on " + socketPath + ": " + why + "; check that its directory exists");
+    return makeError("cannot listen on " + socketPath + ": " + why +
+                     "; check that its directory exists");
   }
   ::chmod(socketPath.c_str(), 0600);
   return std::unique_ptr<CniServer>(new CniServer(socketPath, fd, std::move(handler)));
@@ -81,10 +84,13 @@ void CniServer::serve(int connection) {
   std::variant<nlohmann::json, cni::CniError> response;
   try {
     auto request = cni::decodeRequest(nlohmann::json::parse(line.substr(0, line.find('\n'))));
-    if (auto* error = std::get_if<cni::CniError>(&request)) response = *error;
-    else response = handler_(std::get<cni::Request>(request));
+    if (auto* error = std::get_if<cni::CniError>(&request))
+      response = *error;
+    else
+      response = handler_(std::get<cni::Request>(request));
   } catch (const nlohmann::json::exception& error) {
-    response = cni::CniError{cni::ErrorCode::kDecodeFailure, "malformed request on the agent socket", error.what()};
+    response = cni::CniError{cni::ErrorCode::kDecodeFailure,
+                             "malformed request on the agent socket", error.what()};
   }
   const std::string answer = cni::encodeResponse(response).dump() + "\n";
   for (std::size_t sent = 0; sent < answer.size();) {

@@ -19,7 +19,10 @@ CniError ioError(const std::string& what, const Error& error) {
 
 CniService::CniService(PodIpam ipam, InterfaceOps& interfaces, PodDatapath& datapath,
                        CniServiceOptions options)
-    : ipam_(std::move(ipam)), interfaces_(interfaces), datapath_(datapath), options_(std::move(options)) {}
+    : ipam_(std::move(ipam)),
+      interfaces_(interfaces),
+      datapath_(datapath),
+      options_(std::move(options)) {}
 
 std::string CniService::key(const std::string& containerId, const std::string& ifName) {
   return containerId + "/" + ifName;
@@ -69,41 +72,56 @@ CniService::Response CniService::handle(const cni::Request& request) {
 
 CniService::Response CniService::add(const cni::Request& request) {
   if (!interfaces_.netnsExists(request.netns))
-    return CniError{ErrorCode::kContainerUnknown, "netns " + request.netns + " does not exist",
-                    "the container is gone or the runtime passed a wrong CNI_NETNS; nothing was changed"};
-  const auto pod = request.podNamespace().empty() ? request.podName()
-                                                  : request.podNamespace() + "/" + request.podName();
+    return CniError{
+        ErrorCode::kContainerUnknown, "netns " + request.netns + " does not exist",
+        "the container is gone or the runtime passed a wrong CNI_NETNS; nothing was changed"};
+  const auto pod = request.podNamespace().empty()
+                       ? request.podName()
+                       : request.podNamespace() + "/" + request.podName();
   auto ip = ipam_.allocate(IpOwner{request.containerId, request.ifName, pod});
   if (!ip)
-    return CniError{ErrorCode::kTryAgainLater, "no pod IP is free on this node", ip.error().message};
+    return CniError{ErrorCode::kTryAgainLater, "no pod IP is free on this node",
+                    ip.error().message};
   std::vector<std::function<void()>> undo;
   auto rollback = [&](CniError error) -> Response {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
     ipam_.release(request.containerId, request.ifName);
     (void)persist();
-    SLUICE_LOG(kWarning, "cni") << "ADD " << request.containerId << " failed: " << error.message << ": " << error.details;
+    SLUICE_LOG(kWarning, "cni") << "ADD " << request.containerId << " failed: " << error.message
+                                << ": " << error.details;
     return error;
   };
-  if (auto saved = persist(); !saved) return rollback(ioError("cannot record the pod IP", saved.error()));
+  if (auto saved = persist(); !saved)
+    return rollback(ioError("cannot record the pod IP", saved.error()));
 
   const auto spec = interfaceSpec(request, *ip);
   auto interface = interfaces_.create(spec);
   if (!interface) return rollback(ioError("cannot create the pod interface", interface.error()));
   undo.push_back([&] { (void)interfaces_.remove(spec.hostIfName); });
 
-  PodAttachment attachment{request.containerId, request.ifName, request.podNamespace(), request.podName(),
-                           request.podUid(),    spec.hostIfName, interface->podMac,   *ip, 0};
+  PodAttachment attachment{request.containerId,
+                           request.ifName,
+                           request.podNamespace(),
+                           request.podName(),
+                           request.podUid(),
+                           spec.hostIfName,
+                           interface->podMac,
+                           *ip,
+                           0};
   auto ofport = datapath_.attach(attachment);
   if (!ofport) return rollback(ioError("cannot attach the pod to OVS", ofport.error()));
   attachment.ofport = *ofport;
   attachments_[key(request.containerId, request.ifName)] = attachment;
 
   cni::AddResult result;
-  result.interfaces = {{spec.hostIfName, interface->hostMac, ""}, {request.ifName, interface->podMac, request.netns}};
-  result.ips = {{formatIpv4(*ip) + "/" + std::to_string(spec.prefixLength), formatIpv4(spec.gateway), 1}};
+  result.interfaces = {{spec.hostIfName, interface->hostMac, ""},
+                       {request.ifName, interface->podMac, request.netns}};
+  result.ips = {
+      {formatIpv4(*ip) + "/" + std::to_string(spec.prefixLength), formatIpv4(spec.gateway), 1}};
   result.routes = {{"0.0.0.0/0", formatIpv4(spec.gateway)}};
-  SLUICE_LOG(kInfo, "cni") << "ADD " << pod << " " << request.containerId << " -> " << formatIpv4(*ip)
-                           << " port " << spec.hostIfName << " ofport " << *ofport;
+  SLUICE_LOG(kInfo, "cni") << "ADD " << pod << " " << request.containerId << " -> "
+                           << formatIpv4(*ip) << " port " << spec.hostIfName << " ofport "
+                           << *ofport;
   return cni::renderResult(result, request.cniVersion);
 }
 
@@ -111,17 +129,24 @@ CniService::Response CniService::del(const cni::Request& request) {
   // Idempotent, and works without a netns or a prevResult: everything is found by identity.
   const auto hostIfName = hostInterfaceName(request.containerId, request.ifName);
   auto found = attachments_.find(key(request.containerId, request.ifName));
-  PodAttachment attachment = found != attachments_.end()
-                                 ? found->second
-                                 : PodAttachment{request.containerId, request.ifName, request.podNamespace(),
-                                                 request.podName(), request.podUid(), hostIfName, "", 0, 0};
+  PodAttachment attachment = found != attachments_.end() ? found->second
+                                                         : PodAttachment{request.containerId,
+                                                                         request.ifName,
+                                                                         request.podNamespace(),
+                                                                         request.podName(),
+                                                                         request.podUid(),
+                                                                         hostIfName,
+                                                                         "",
+                                                                         0,
+                                                                         0};
   if (auto detached = datapath_.detach(attachment); !detached)
     return ioError("cannot detach the pod from OVS", detached.error());
   if (auto removed = interfaces_.remove(hostIfName); !removed)
     return ioError("cannot delete the pod interface", removed.error());
   if (found != attachments_.end()) attachments_.erase(found);
   ipam_.release(request.containerId, request.ifName);
-  if (auto saved = persist(); !saved) return ioError("cannot record the freed pod IP", saved.error());
+  if (auto saved = persist(); !saved)
+    return ioError("cannot record the freed pod IP", saved.error());
   SLUICE_LOG(kInfo, "cni") << "DEL " << request.containerId << " " << hostIfName;
   return nlohmann::json::object();
 }
@@ -129,7 +154,8 @@ CniService::Response CniService::del(const cni::Request& request) {
 CniService::Response CniService::check(const cni::Request& request) {
   auto ip = ipam_.find(request.containerId, request.ifName);
   if (!ip)
-    return CniError{ErrorCode::kContainerUnknown, "no pod IP is recorded for " + request.containerId,
+    return CniError{ErrorCode::kContainerUnknown,
+                    "no pod IP is recorded for " + request.containerId,
                     "ADD was never run for this container, or DEL already removed it"};
   if (auto checked = interfaces_.check(interfaceSpec(request, *ip)); !checked)
     return ioError("the pod interface is not as ADD left it", checked.error());

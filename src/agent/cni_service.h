@@ -56,8 +56,12 @@ class PodDatapath {
 
 class NetlinkInterfaceOps : public InterfaceOps {
  public:
-  Result<PodInterface> create(const PodInterfaceSpec& spec) override { return createPodInterface(spec); }
-  Result<void> remove(const std::string& hostIfName) override { return deletePodInterface(hostIfName); }
+  Result<PodInterface> create(const PodInterfaceSpec& spec) override {
+    return createPodInterface(spec);
+  }
+  Result<void> remove(const std::string& hostIfName) override {
+    return deletePodInterface(hostIfName);
+  }
   Result<void> check(const PodInterfaceSpec& spec) override { return checkPodInterface(spec); }
   bool netnsExists(const std::string& path) override { return agent::netnsExists(path); }
 };
@@ -70,7 +74,8 @@ struct CniServiceOptions {
 
 class CniService {
  public:
-  CniService(PodIpam ipam, InterfaceOps& interfaces, PodDatapath& datapath, CniServiceOptions options);
+  CniService(PodIpam ipam, InterfaceOps& interfaces, PodDatapath& datapath,
+             CniServiceOptions options);
 
   using Response = std::variant<nlohmann::json, cni::CniError>;
   Response handle(const cni::Request& request);

@@ -15,7 +15,8 @@ Result<std::unique_ptr<IngressGuard>> IngressGuard::create(const std::string& ta
   return guard;
 }
 
-IngressGuard::IngressGuard(nft_ctx* context, std::string table) : context_(context), table_(std::move(table)) {}
+IngressGuard::IngressGuard(nft_ctx* context, std::string table)
+    : context_(context), table_(std::move(table)) {}
 
 IngressGuard::~IngressGuard() { nft_ctx_free(context_); }
 
@@ -28,8 +29,9 @@ Result<std::string> IngressGuard::run(const std::string& command) {
 }
 
 Result<void> IngressGuard::guard(const std::string& device) {
-  auto added = run("add chain netdev " + table_ + " " + chainName(device) + " { type filter hook ingress device \"" +
-                   device + "\" priority 0; policy drop; }");
+  auto added =
+      run("add chain netdev " + table_ + " " + chainName(device) +
+          " { type filter hook ingress device \"" + device + "\" priority 0; policy drop; }");
   if (!added) return added.error();
   return {};
 }
@@ -37,7 +39,8 @@ Result<void> IngressGuard::guard(const std::string& device) {
 Result<void> IngressGuard::unguard(const std::string& device) {
   if (!guarded(device)) return {};
   auto deleted = run("delete chain netdev " + table_ + " " + chainName(device));
-  if (!deleted && guarded(device)) return deleted.error();  // gone with its device meanwhile is fine
+  if (!deleted && guarded(device))
+    return deleted.error();  // gone with its device meanwhile is fine
   return {};
 }
 

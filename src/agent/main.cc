@@ -11,7 +11,8 @@
 namespace {
 
 void usage() {
-  std::cerr << "usage: sluice-agent [--config FILE] [--kubeconfig FILE] [--node-name NAME] [--log-level LEVEL]\n"
+  std::cerr << "usage: sluice-agent [--config FILE] [--kubeconfig FILE] [--node-name NAME] "
+               "[--log-level LEVEL]\n"
                "  --config      the agent config (default /etc/sluice/sluice-agent.conf)\n"
                "  --kubeconfig  overrides the config's kubeconfig (default: in-cluster)\n"
                "  --node-name   overrides $NODE_NAME\n";
@@ -41,10 +42,14 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--config") configPath = value();
-    else if (arg == "--kubeconfig") kubeconfig = value();
-    else if (arg == "--node-name") nodeName = value();
-    else if (arg == "--log-level") logLevel = value();
+    if (arg == "--config")
+      configPath = value();
+    else if (arg == "--kubeconfig")
+      kubeconfig = value();
+    else if (arg == "--node-name")
+      nodeName = value();
+    else if (arg == "--log-level")
+      logLevel = value();
     else if (arg == "-h" || arg == "--help") {
       usage();
       return 0;

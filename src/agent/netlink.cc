@@ -10,12 +10,12 @@
 #include <fcntl.h>
 #include <sched.h>
 
+#include <arpa/inet.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <netlink/netlink.h>
@@ -67,8 +67,9 @@ std::string addrText(nl_addr* address) {
 }
 
 LinkInfo describe(rtnl_link* link) {
-  return LinkInfo{rtnl_link_get_name(link), rtnl_link_get_ifindex(link), addrText(rtnl_link_get_addr(link)),
-                  static_cast<int>(rtnl_link_get_mtu(link)), (rtnl_link_get_flags(link) & IFF_UP) != 0};
+  return LinkInfo{rtnl_link_get_name(link), rtnl_link_get_ifindex(link),
+                  addrText(rtnl_link_get_addr(link)), static_cast<int>(rtnl_link_get_mtu(link)),
+                  (rtnl_link_get_flags(link) & IFF_UP) != 0};
 }
 
 Result<AddrPtr> parse(const std::string& text, int family) {
@@ -78,7 +79,8 @@ Result<AddrPtr> parse(const std::string& text, int family) {
   return AddrPtr(address);
 }
 
-Result<void> changeLink(const std::string& name, const std::function<void(rtnl_link*)>& edit, const std::string& what) {
+Result<void> changeLink(const std::string& name, const std::function<void(rtnl_link*)>& edit,
+                        const std::string& what) {
   auto socket = connectRoute();
   if (!socket) return socket.error();
   auto link = kernelLink(socket->get(), name);
@@ -101,9 +103,12 @@ Result<void> changeAddress(const std::string& link, Ipv4 ip, int prefixLength, b
   std::unique_ptr<rtnl_addr, void (*)(rtnl_addr*)> address(rtnl_addr_alloc(), rtnl_addr_put);
   rtnl_addr_set_ifindex(address.get(), rtnl_link_get_ifindex(target->get()));
   rtnl_addr_set_local(address.get(), local->get());
-  const int error = add ? rtnl_addr_add(socket->get(), address.get(), 0) : rtnl_addr_delete(socket->get(), address.get(), 0);
-  if (error < 0 && !(add && error == -NLE_EXIST) && !(!add && error == -NLE_NOADDR) && !(!add && error == -NLE_OBJ_NOTFOUND))
-    return makeError(std::string("cannot ") + (add ? "add " : "delete ") + text + (add ? " to " : " from ") + link + ": " + nlError(error));
+  const int error = add ? rtnl_addr_add(socket->get(), address.get(), 0)
+                        : rtnl_addr_delete(socket->get(), address.get(), 0);
+  if (error < 0 && !(add && error == -NLE_EXIST) && !(!add && error == -NLE_NOADDR) &&
+      !(!add && error == -NLE_OBJ_NOTFOUND))
+    return makeError(std::string("cannot ") + (add ? "add " : "delete ") + text +
+                     (add ? " to " : " from ") + link + ": " + nlError(error));
   return {};
 }
 
@@ -148,7 +153,8 @@ Result<std::vector<LinkInfo>> listLinks() {
     return makeError("cannot list links: " + nlError(error));
   CachePtr cache(raw);
   std::vector<LinkInfo> links;
-  for (nl_object* object = nl_cache_get_first(raw); object != nullptr; object = nl_cache_get_next(object))
+  for (nl_object* object = nl_cache_get_first(raw); object != nullptr;
+       object = nl_cache_get_next(object))
     links.push_back(describe(reinterpret_cast<rtnl_link*>(object)));
   return links;
 }
@@ -165,7 +171,8 @@ Result<std::vector<AddressInfo>> listAddresses() {
     return makeError("cannot list addresses: " + nlError(error));
   CachePtr addressCache(addresses);
   std::vector<AddressInfo> out;
-  for (nl_object* object = nl_cache_get_first(addresses); object != nullptr; object = nl_cache_get_next(object)) {
+  for (nl_object* object = nl_cache_get_first(addresses); object != nullptr;
+       object = nl_cache_get_next(object)) {
     auto* address = reinterpret_cast<rtnl_addr*>(object);
     if (rtnl_addr_get_family(address) != AF_INET) continue;
     nl_addr* local = rtnl_addr_get_local(address);
@@ -191,17 +198,22 @@ Result<std::vector<RouteInfo>> listRoutes() {
     return makeError("cannot list routes: " + nlError(error));
   CachePtr routeCache(routes);
   std::vector<RouteInfo> out;
-  for (nl_object* object = nl_cache_get_first(routes); object != nullptr; object = nl_cache_get_next(object)) {
+  for (nl_object* object = nl_cache_get_first(routes); object != nullptr;
+       object = nl_cache_get_next(object)) {
     auto* route = reinterpret_cast<rtnl_route*>(object);
     if (rtnl_route_get_table(route) != RT_TABLE_MAIN) continue;
     RouteInfo info;
     nl_addr* destination = rtnl_route_get_dst(route);
     Ipv4 base = 0;
-    if (destination != nullptr && nl_addr_get_len(destination) == 4) std::memcpy(&base, nl_addr_get_binary_addr(destination), 4);
-    info.destination = Cidr{ntohl(base), destination == nullptr ? 0 : static_cast<int>(nl_addr_get_prefixlen(destination))};
+    if (destination != nullptr && nl_addr_get_len(destination) == 4)
+      std::memcpy(&base, nl_addr_get_binary_addr(destination), 4);
+    info.destination =
+        Cidr{ntohl(base),
+             destination == nullptr ? 0 : static_cast<int>(nl_addr_get_prefixlen(destination))};
     if (rtnl_route_get_nnexthops(route) > 0) {
       rtnl_nexthop* hop = rtnl_route_nexthop_n(route, 0);
-      if (nl_addr* gateway = rtnl_route_nh_get_gateway(hop); gateway != nullptr && nl_addr_get_len(gateway) == 4) {
+      if (nl_addr* gateway = rtnl_route_nh_get_gateway(hop);
+          gateway != nullptr && nl_addr_get_len(gateway) == 4) {
         Ipv4 via = 0;
         std::memcpy(&via, nl_addr_get_binary_addr(gateway), 4);
         info.gateway = ntohl(via);
@@ -216,18 +228,22 @@ Result<std::vector<RouteInfo>> listRoutes() {
 }
 
 Result<void> setLinkUp(const std::string& name) {
-  return changeLink(name, [](rtnl_link* change) { rtnl_link_set_flags(change, IFF_UP); }, "bring the link up");
+  return changeLink(
+      name, [](rtnl_link* change) { rtnl_link_set_flags(change, IFF_UP); }, "bring the link up");
 }
 
 Result<void> setMtu(const std::string& name, int mtu) {
-  return changeLink(name, [mtu](rtnl_link* change) { rtnl_link_set_mtu(change, static_cast<unsigned>(mtu)); },
-                    "set MTU " + std::to_string(mtu));
+  return changeLink(
+      name, [mtu](rtnl_link* change) { rtnl_link_set_mtu(change, static_cast<unsigned>(mtu)); },
+      "set MTU " + std::to_string(mtu));
 }
 
 Result<void> setMac(const std::string& name, const std::string& mac) {
   auto address = parse(mac, AF_LLC);
   if (!address) return address.error();
-  return changeLink(name, [&](rtnl_link* change) { rtnl_link_set_addr(change, address->get()); }, "set MAC " + mac);
+  return changeLink(
+      name, [&](rtnl_link* change) { rtnl_link_set_addr(change, address->get()); },
+      "set MAC " + mac);
 }
 
 Result<void> addAddress(const std::string& link, Ipv4 ip, int prefixLength) {
@@ -260,12 +276,15 @@ Result<void> replaceRoute(const RouteInfo& info) {
   }
   if (info.onlink) rtnl_route_nh_set_flags(hop, RTNH_F_ONLINK);
   rtnl_route_add_nexthop(route.get(), hop);
-  if (int error = rtnl_route_add(socket->get(), route.get(), NLM_F_CREATE | NLM_F_REPLACE); error < 0)
-    return makeError("cannot route " + info.destination.toString() + " via " + info.link + ": " + nlError(error));
+  if (int error = rtnl_route_add(socket->get(), route.get(), NLM_F_CREATE | NLM_F_REPLACE);
+      error < 0)
+    return makeError("cannot route " + info.destination.toString() + " via " + info.link + ": " +
+                     nlError(error));
   return {};
 }
 
-Result<void> createVeth(const std::string& name, const std::string& peerName, int peerNetnsFd, int mtu) {
+Result<void> createVeth(const std::string& name, const std::string& peerName, int peerNetnsFd,
+                        int mtu) {
   auto socket = connectRoute();
   if (!socket) return socket.error();
   LinkPtr veth(rtnl_link_veth_alloc());
@@ -278,7 +297,8 @@ Result<void> createVeth(const std::string& name, const std::string& peerName, in
   rtnl_link_set_ns_fd(peer, peerNetnsFd);
   const int added = rtnl_link_add(socket->get(), veth.get(), NLM_F_CREATE | NLM_F_EXCL);
   rtnl_link_put(peer);
-  if (added < 0) return makeError("cannot create veth " + name + " <-> " + peerName + ": " + nlError(added));
+  if (added < 0)
+    return makeError("cannot create veth " + name + " <-> " + peerName + ": " + nlError(added));
   return {};
 }
 
@@ -305,7 +325,8 @@ Result<void> disableTxChecksum(const std::string& name) {
   const int savedErrno = errno;
   ::close(fd);
   if (result < 0)
-    return makeError("cannot turn tx checksum offload off on " + name + ": " + std::strerror(savedErrno));
+    return makeError("cannot turn tx checksum offload off on " + name + ": " +
+                     std::strerror(savedErrno));
   return {};
 }
 

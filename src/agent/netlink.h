@@ -65,7 +65,8 @@ Result<void> deleteAddress(const std::string& link, Ipv4 ip, int prefixLength);
 Result<void> replaceRoute(const RouteInfo& route);
 
 // Creates a veth pair; the peer goes straight into the namespace behind `peerNetnsFd`.
-Result<void> createVeth(const std::string& name, const std::string& peerName, int peerNetnsFd, int mtu);
+Result<void> createVeth(const std::string& name, const std::string& peerName, int peerNetnsFd,
+                        int mtu);
 // Deletes a link (for a veth, both ends); a missing link is fine.
 Result<void> deleteLink(const std::string& name);
 

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 namespace sluice::agent {
 namespace {
 
@@ -22,7 +21,8 @@ Result<std::string> configurePodSide(const PodInterfaceSpec& spec) {
     auto link = netlink::getLink(spec.ifName);
     if (!link) return link.error();
     podMac = link->mac;
-    if (auto added = netlink::addAddress(spec.ifName, spec.ip, spec.prefixLength); !added) return added;
+    if (auto added = netlink::addAddress(spec.ifName, spec.ip, spec.prefixLength); !added)
+      return added;
     if (auto up = netlink::setLinkUp(spec.ifName); !up) return up;
     auto routed = netlink::replaceRoute(netlink::RouteInfo{Cidr{0, 0}, spec.gateway, spec.ifName});
     if (!routed) return routed;
@@ -43,7 +43,8 @@ std::string hostInterfaceName(const std::string& containerId, const std::string&
     hash *= 1099511628211ull;
   }
   char name[16];
-  std::snprintf(name, sizeof name, "sl%012llx", static_cast<unsigned long long>(hash & 0xffffffffffffull));
+  std::snprintf(name, sizeof name, "sl%012llx",
+                static_cast<unsigned long long>(hash & 0xffffffffffffull));
   return name;
 }
 
@@ -54,12 +55,15 @@ bool netnsExists(const std::string& netnsPath) {
 
 Result<PodInterface> createPodInterface(const PodInterfaceSpec& spec) {
   if (!netnsExists(spec.netnsPath))
-    return makeError("netns " + spec.netnsPath + " does not exist; the container is gone or the runtime passed a wrong CNI_NETNS");
+    return makeError(
+        "netns " + spec.netnsPath +
+        " does not exist; the container is gone or the runtime passed a wrong CNI_NETNS");
   netlink::Fd netns(::open(spec.netnsPath.c_str(), O_RDONLY | O_CLOEXEC));
   if (netns.get() < 0) return makeError("netns " + spec.netnsPath + ": " + std::strerror(errno));
   // A leftover from a crashed ADD with the same identity is replaced, not reported.
   (void)netlink::deleteLink(spec.hostIfName);
-  if (auto created = netlink::createVeth(spec.hostIfName, spec.ifName, netns.get(), spec.mtu); !created)
+  if (auto created = netlink::createVeth(spec.hostIfName, spec.ifName, netns.get(), spec.mtu);
+      !created)
     return created.error();
 
   auto cleanup = [&](const Error& error) -> Result<PodInterface> {
@@ -77,7 +81,9 @@ Result<PodInterface> createPodInterface(const PodInterfaceSpec& spec) {
   return PodInterface{spec.hostIfName, host->mac, *podMac, host->index};
 }
 
-Result<void> deletePodInterface(const std::string& hostIfName) { return netlink::deleteLink(hostIfName); }
+Result<void> deletePodInterface(const std::string& hostIfName) {
+  return netlink::deleteLink(hostIfName);
+}
 
 Result<void> checkPodInterface(const PodInterfaceSpec& spec) {
   if (!netnsExists(spec.netnsPath)) return makeError("netns " + spec.netnsPath + " does not exist");
@@ -85,8 +91,11 @@ Result<void> checkPodInterface(const PodInterfaceSpec& spec) {
     auto addresses = netlink::listAddresses();
     if (!addresses) return addresses.error();
     for (const auto& address : *addresses)
-      if (address.link == spec.ifName && address.ip == spec.ip && address.prefixLength == spec.prefixLength) return {};
-    return makeError(spec.ifName + " in " + spec.netnsPath + " no longer has " + formatIpv4(spec.ip));
+      if (address.link == spec.ifName && address.ip == spec.ip &&
+          address.prefixLength == spec.prefixLength)
+        return {};
+    return makeError(spec.ifName + " in " + spec.netnsPath + " no longer has " +
+                     formatIpv4(spec.ip));
   });
 }
 

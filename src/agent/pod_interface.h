@@ -10,9 +10,9 @@
 namespace sluice::agent {
 
 struct PodInterfaceSpec {
-  std::string netnsPath;     // e.g. /run/netns/pod-1 or /proc/PID/ns/net
+  std::string netnsPath;  // e.g. /run/netns/pod-1 or /proc/PID/ns/net
   std::string ifName = "eth0";
-  std::string hostIfName;    // see hostInterfaceName()
+  std::string hostIfName;  // see hostInterfaceName()
   Ipv4 ip = 0;
   int prefixLength = 24;
   Ipv4 gateway = 0;

@@ -14,9 +14,12 @@ namespace sluice::agent {
 
 Result<PodIpam> PodIpam::create(const std::string& podCidr) {
   const auto cidr = parseCidr(podCidr);
-  if (!cidr) return makeError("podCIDR \"" + podCidr + "\" is not an IPv4 CIDR; set the Node's spec.podCIDR");
+  if (!cidr)
+    return makeError("podCIDR \"" + podCidr +
+                     "\" is not an IPv4 CIDR; set the Node's spec.podCIDR");
   if (cidr->prefix > 30)
-    return makeError("podCIDR " + podCidr + " is too small: it needs room for a gateway and pods (/30 or larger)");
+    return makeError("podCIDR " + podCidr +
+                     " is too small: it needs room for a gateway and pods (/30 or larger)");
   PodIpam ipam(*cidr);
   ipam.next_ = ipam.gateway() + 1;
   return ipam;
@@ -71,8 +74,10 @@ std::vector<IpOwner> PodIpam::collectGarbage(const std::set<std::string>& liveCo
 nlohmann::json PodIpam::toJson() const {
   nlohmann::json table = nlohmann::json::array();
   for (const auto& [ip, owner] : allocations_)
-    table.push_back({{"ip", formatIpv4(ip)}, {"containerId", owner.containerId},
-                     {"ifName", owner.ifName}, {"pod", owner.pod}});
+    table.push_back({{"ip", formatIpv4(ip)},
+                     {"containerId", owner.containerId},
+                     {"ifName", owner.ifName},
+                     {"pod", owner.pod}});
   return {{"podCIDR", cidr_.toString()}, {"next", formatIpv4(next_)}, {"allocations", table}};
 }
 
@@ -83,11 +88,12 @@ Result<PodIpam> PodIpam::fromJson(const std::string& podCidr, const nlohmann::js
     for (const auto& entry : saved.at("allocations")) {
       const auto ip = parseIpv4(entry.at("ip").get<std::string>());
       if (!ip || !ipam->cidr_.contains(*ip))
-        return makeError("saved pod IP " + entry.at("ip").get<std::string>() + " is outside podCIDR " +
-                         podCidr + "; the node's podCIDR changed: drain the node and remove the IPAM file");
-      ipam->allocations_.emplace(*ip, IpOwner{entry.at("containerId").get<std::string>(),
-                                              entry.at("ifName").get<std::string>(),
-                                              entry.value("pod", std::string())});
+        return makeError("saved pod IP " + entry.at("ip").get<std::string>() +
+                         " is outside podCIDR " + podCidr +
+                         "; the node's podCIDR changed: drain the node and remove the IPAM file");
+      ipam->allocations_.emplace(
+          *ip, IpOwner{entry.at("containerId").get<std::string>(),
+                       entry.at("ifName").get<std::string>(), entry.value("pod", std::string())});
     }
     if (auto next = parseIpv4(saved.value("next", std::string()))) ipam->next_ = *next;
   } catch (const nlohmann::json::exception& error) {

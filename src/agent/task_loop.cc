@@ -30,7 +30,8 @@ void TaskLoop::run() {
   while (!stopping_) {
     auto deadline = Clock::now() + std::chrono::seconds(1);  // a bound keeps wait_until sane
     for (const auto& periodic : periodic_) deadline = std::min(deadline, periodic.next);
-    wake_.wait_until(lock, deadline, [&] { return stopping_ || !tasks_.empty() || Clock::now() >= deadline; });
+    wake_.wait_until(lock, deadline,
+                     [&] { return stopping_ || !tasks_.empty() || Clock::now() >= deadline; });
     if (stopping_) break;
     while (!tasks_.empty()) {
       auto task = std::move(tasks_.front());

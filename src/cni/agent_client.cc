@@ -62,13 +62,17 @@ std::variant<Request, CniError> decodeRequest(const json& wire) {
     if (!wire.value("prevResult", json()).is_null()) config["prevResult"] = wire["prevResult"];
     return parseRequest(environment, config.is_null() ? std::string() : config.dump());
   } catch (const json::exception& error) {
-    return CniError{ErrorCode::kDecodeFailure, "malformed request on the agent socket", error.what()};
+    return CniError{ErrorCode::kDecodeFailure, "malformed request on the agent socket",
+                    error.what()};
   }
 }
 
 json encodeResponse(const std::variant<json, CniError>& response) {
   if (const auto* error = std::get_if<CniError>(&response))
-    return {{"error", {{"code", static_cast<int>(error->code)}, {"msg", error->message}, {"details", error->details}}}};
+    return {{"error",
+             {{"code", static_cast<int>(error->code)},
+              {"msg", error->message},
+              {"details", error->details}}}};
   return {{"result", std::get<json>(response)}};
 }
 
@@ -76,8 +80,8 @@ std::variant<json, CniError> decodeResponse(const json& wire) {
   try {
     if (wire.contains("error")) {
       const auto& error = wire["error"];
-      return CniError{static_cast<ErrorCode>(error.at("code").get<int>()), error.value("msg", std::string()),
-                      error.value("details", std::string())};
+      return CniError{static_cast<ErrorCode>(error.at("code").get<int>()),
+                      error.value("msg", std::string()), error.value("details", std::string())};
     }
     return wire.at("result");
   } catch (const json::exception& error) {
@@ -112,7 +116,8 @@ std::variant<json, CniError> callAgent(const std::string& socketPath, const Requ
   while (answer.find('\n') == std::string::npos) {
     pollfd ready{fd, POLLIN, 0};
     const int polled = ::poll(&ready, 1, timeoutSeconds * 1000);
-    if (polled == 0) return agentDown(socketPath, "no answer within " + std::to_string(timeoutSeconds) + " s");
+    if (polled == 0)
+      return agentDown(socketPath, "no answer within " + std::to_string(timeoutSeconds) + " s");
     if (polled < 0 && errno != EINTR) return agentDown(socketPath, std::strerror(errno));
     if (polled < 0) continue;
     const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);

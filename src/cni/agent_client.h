@@ -20,7 +20,7 @@ nlohmann::json encodeResponse(const std::variant<nlohmann::json, CniError>& resp
 std::variant<nlohmann::json, CniError> decodeResponse(const nlohmann::json& wire);
 
 // Sends one request and waits for the answer. A missing or silent agent becomes code 11.
-std::variant<nlohmann::json, CniError> callAgent(const std::string& socketPath, const Request& request,
-                                                 int timeoutSeconds);
+std::variant<nlohmann::json, CniError> callAgent(const std::string& socketPath,
+                                                 const Request& request, int timeoutSeconds);
 
 }  // namespace sluice::cni

@@ -16,7 +16,7 @@ std::string joinedVersions() {
 
 std::optional<Command> parseCommand(const std::string& text) {
   static const std::map<std::string, Command> kCommands = {
-      {"ADD", Command::kAdd},       {"DEL", Command::kDel},       {"CHECK", Command::kCheck},
+      {"ADD", Command::kAdd},         {"DEL", Command::kDel},       {"CHECK", Command::kCheck},
       {"VERSION", Command::kVersion}, {"STATUS", Command::kStatus}, {"GC", Command::kGc}};
   auto it = kCommands.find(text);
   if (it == kCommands.end()) return std::nullopt;
@@ -133,9 +133,11 @@ std::variant<Request, CniError> parseRequest(const std::map<std::string, std::st
                     "incompatible CNI version " + request.cniVersion,
                     "sluice-cni supports " + joinedVersions() + ", and 1.1.0 for STATUS and GC"};
   for (const char* field : {"name", "type"}) {
-    if (!config.contains(field) || !config[field].is_string() || config[field].get<std::string>().empty())
-      return configError(std::string("network config field ") + field + " is missing or not a string",
-                         std::string("set \"") + field + "\" in the conflist");
+    if (!config.contains(field) || !config[field].is_string() ||
+        config[field].get<std::string>().empty())
+      return configError(
+          std::string("network config field ") + field + " is missing or not a string",
+          std::string("set \"") + field + "\" in the conflist");
   }
   if (config.contains("agentSocket") && !config["agentSocket"].is_string())
     return configError("network config field agentSocket must be a string",
@@ -168,8 +170,11 @@ std::variant<Request, CniError> parseRequest(const std::map<std::string, std::st
 }
 
 nlohmann::json renderResult(const AddResult& result, const std::string& cniVersion) {
-  json out = {{"cniVersion", cniVersion}, {"interfaces", json::array()}, {"ips", json::array()},
-              {"routes", json::array()}, {"dns", json::object()}};
+  json out = {{"cniVersion", cniVersion},
+              {"interfaces", json::array()},
+              {"ips", json::array()},
+              {"routes", json::array()},
+              {"dns", json::object()}};
   for (const auto& interface : result.interfaces) {
     json entry = {{"name", interface.name}, {"mac", interface.mac}};
     if (!interface.sandbox.empty()) entry["sandbox"] = interface.sandbox;
@@ -202,7 +207,8 @@ nlohmann::json renderError(const CniError& error, const std::string& cniVersion)
 nlohmann::json renderVersion(const std::string& cniVersion) {
   const auto& versions = supportedVersions();
   const bool known = std::find(versions.begin(), versions.end(), cniVersion) != versions.end();
-  return json{{"cniVersion", known ? cniVersion : versions.back()}, {"supportedVersions", versions}};
+  return json{{"cniVersion", known ? cniVersion : versions.back()},
+              {"supportedVersions", versions}};
 }
 
 }  // namespace sluice::cni

@@ -5,8 +5,8 @@
 
 #include <map>
 #include <optional>
-#include <variant>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,7 +45,7 @@ struct Request {
   std::string cniVersion;
   std::string networkName;
   std::string containerId;
-  std::string netns;   // may be empty for DEL (the spec allows it)
+  std::string netns;  // may be empty for DEL (the spec allows it)
   std::string ifName;
   std::map<std::string, std::string> args;  // CNI_ARGS, e.g. K8S_POD_NAMESPACE
   nlohmann::json config;                    // the whole plugin config, as received

@@ -29,7 +29,8 @@ int main() {
     if (const auto equals = text.find('='); equals != std::string::npos)
       environment[text.substr(0, equals)] = text.substr(equals + 1);
   }
-  const std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  const std::string input((std::istreambuf_iterator<char>(std::cin)),
+                          std::istreambuf_iterator<char>());
   auto parsed = parseRequest(environment, input);
   if (auto* error = std::get_if<CniError>(&parsed)) return fail(*error, "");
   const auto& request = std::get<Request>(parsed);

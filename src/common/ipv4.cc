@@ -40,8 +40,10 @@ std::optional<Cidr> parseCidr(std::string_view text) {
   if (!address || prefixText.empty() || prefixText.size() > 2) return std::nullopt;
   if (prefixText.size() > 1 && prefixText.front() == '0') return std::nullopt;
   int prefix = -1;
-  const auto [end, error] = std::from_chars(prefixText.data(), prefixText.data() + prefixText.size(), prefix);
-  if (error != std::errc{} || end != prefixText.data() + prefixText.size() || prefix < 0 || prefix > 32)
+  const auto [end, error] =
+      std::from_chars(prefixText.data(), prefixText.data() + prefixText.size(), prefix);
+  if (error != std::errc{} || end != prefixText.data() + prefixText.size() || prefix < 0 ||
+      prefix > 32)
     return std::nullopt;
   Cidr cidr{*address, prefix};
   if ((cidr.base & ~cidr.mask()) != 0) return std::nullopt;

@@ -37,8 +37,8 @@ void write(Level level, std::string_view component, std::string_view message) {
   std::strftime(stamp, sizeof stamp, "%H:%M:%S", &utc);
   std::lock_guard lock(writeMutex);
   std::fprintf(stderr, "%s%s.%03lld %.*s] %.*s\n", levelName(level), stamp,
-               static_cast<long long>(millis), static_cast<int>(component.size()),
-               component.data(), static_cast<int>(message.size()), message.data());
+               static_cast<long long>(millis), static_cast<int>(component.size()), component.data(),
+               static_cast<int>(message.size()), message.data());
 }
 
 }  // namespace sluice::log

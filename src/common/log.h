@@ -16,9 +16,9 @@ void write(Level level, std::string_view component, std::string_view message);
 
 // SLUICE_LOG(kInfo, "syncer") << "installed " << n << " flows";
 // A for statement, not an if/else, so that it nests under an unbraced if without dangling-else.
-#define SLUICE_LOG(LEVEL, COMPONENT)                                                            \
+#define SLUICE_LOG(LEVEL, COMPONENT)                                                              \
   for (bool sluiceLogOnce = ::sluice::log::Level::LEVEL >= ::sluice::log::level(); sluiceLogOnce; \
-       sluiceLogOnce = false)                                                                    \
+       sluiceLogOnce = false)                                                                     \
   ::sluice::log::detail::Line(::sluice::log::Level::LEVEL, COMPONENT).stream()
 
 namespace sluice::log::detail {

@@ -14,7 +14,7 @@ namespace sluice::ofrules {
 //   [39:0]  owner    - a 40-bit hash of the owner key (a pod, an Egress, a node)
 enum class Category : std::uint8_t {
   kUnknown = 0,
-  kPipeline = 1,   // table-miss and other fixed flows of the pipeline
+  kPipeline = 1,  // table-miss and other fixed flows of the pipeline
   kGateway = 2,
   kTunnel = 3,
   kPod = 4,
@@ -31,12 +31,13 @@ struct Cookie {
   static constexpr std::uint64_t kOwnerMask = (std::uint64_t{1} << 40) - 1;
 
   std::uint64_t encode() const {
-    return (std::uint64_t{round} << 48) | (std::uint64_t{static_cast<std::uint8_t>(category)} << 40) |
-           (ownerHash & kOwnerMask);
+    return (std::uint64_t{round} << 48) |
+           (std::uint64_t{static_cast<std::uint8_t>(category)} << 40) | (ownerHash & kOwnerMask);
   }
   static Cookie decode(std::uint64_t value) {
     return Cookie{static_cast<std::uint16_t>(value >> 48),
-                  static_cast<Category>(static_cast<std::uint8_t>(value >> 40)), value & kOwnerMask};
+                  static_cast<Category>(static_cast<std::uint8_t>(value >> 40)),
+                  value & kOwnerMask};
   }
   // A cookie mask that selects every flow of one round.
   static constexpr std::uint64_t kRoundMask = std::uint64_t{0xffff} << 48;

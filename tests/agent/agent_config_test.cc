@@ -9,7 +9,10 @@ namespace sluice::agent {
 namespace {
 
 TEST_CASE("the agent config parses known keys and keeps defaults", "[unit]") {
-  auto config = parseAgentConfig("ovsDatapathType: netdev\nmtu: 1400\ncontrollerAddress: 10.10.4.1:10349\nreportInterval: 50ms\n", "node01");
+  auto config = parseAgentConfig(
+      "ovsDatapathType: netdev\nmtu: 1400\ncontrollerAddress: 10.10.4.1:10349\nreportInterval: "
+      "50ms\n",
+      "node01");
   REQUIRE(config);
   CHECK(config->datapathType == DatapathType::kNetdev);
   CHECK(config->mtu == 1400);
@@ -28,7 +31,10 @@ TEST_CASE("the ConfigMap's agent config parses unchanged", "[unit]") {
   std::string line, conf;
   bool inside = false;
   while (std::getline(in, line)) {
-    if (line.rfind("  sluice-agent.conf: |", 0) == 0) { inside = true; continue; }
+    if (line.rfind("  sluice-agent.conf: |", 0) == 0) {
+      inside = true;
+      continue;
+    }
     if (inside && !line.empty() && line.rfind("    ", 0) != 0) break;
     if (inside) conf += (line.size() >= 4 ? line.substr(4) : "") + "\n";
   }
@@ -43,16 +49,21 @@ TEST_CASE("the ConfigMap's agent config parses unchanged", "[unit]") {
 TEST_CASE("bad agent config names the key and the fix", "[unit]") {
   auto unknown = parseAgentConfig("ovsDatapath: netdev\n", "n");
   REQUIRE_FALSE(unknown);
-  CHECK_THAT(unknown.error().message, Catch::Contains("ovsDatapath") && Catch::Contains("ovsDatapathType"));
+  CHECK_THAT(unknown.error().message,
+             Catch::Contains("ovsDatapath") && Catch::Contains("ovsDatapathType"));
   auto badType = parseAgentConfig("ovsDatapathType: dpdk\n", "n");
-  CHECK_THAT(badType.error().message, Catch::Contains("ovsDatapathType") && Catch::Contains("netdev"));
+  CHECK_THAT(badType.error().message,
+             Catch::Contains("ovsDatapathType") && Catch::Contains("netdev"));
   CHECK_THAT(parseAgentConfig("mtu: huge\n", "n").error().message, Catch::Contains("mtu"));
-  CHECK_THAT(parseAgentConfig("tunnelType: vxlan\n", "n").error().message, Catch::Contains("geneve"));
+  CHECK_THAT(parseAgentConfig("tunnelType: vxlan\n", "n").error().message,
+             Catch::Contains("geneve"));
   CHECK_THAT(parseAgentConfig("a: [\n", "n").error().message, Catch::Contains("YAML"));
   CHECK_THAT(parseAgentConfig("", "").error().message, Catch::Contains("NODE_NAME"));
-  CHECK_THAT(parseAgentConfig("reportInterval: 500ms\nfencingTimeout: 400ms\n", "n").error().message,
-             Catch::Contains("fencingTimeout"));
-  CHECK_THAT(parseAgentConfig("fencingTimeout: soon\n", "n").error().message, Catch::Contains("duration"));
+  CHECK_THAT(
+      parseAgentConfig("reportInterval: 500ms\nfencingTimeout: 400ms\n", "n").error().message,
+      Catch::Contains("fencingTimeout"));
+  CHECK_THAT(parseAgentConfig("fencingTimeout: soon\n", "n").error().message,
+             Catch::Contains("duration"));
   CHECK(parseDurationMs("4s") == 4000);
   CHECK_FALSE(parseDurationMs("4h").has_value());
 }

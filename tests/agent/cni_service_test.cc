@@ -67,10 +67,13 @@ TEST_CASE("ADD returns a 1.0.0 result and DEL undoes it twice over", "[unit]") {
   CHECK(result["ips"][0]["gateway"] == "10.244.1.1");
   CHECK(result["interfaces"][1]["sandbox"] == "/run/netns/pod");
   CHECK(fixture.datapath.ports.size() == 1);
-  CHECK(std::holds_alternative<nlohmann::json>(fixture.service.handle(request(cni::Command::kCheck, "c1"))));
+  CHECK(std::holds_alternative<nlohmann::json>(
+      fixture.service.handle(request(cni::Command::kCheck, "c1"))));
 
-  CHECK(std::holds_alternative<nlohmann::json>(fixture.service.handle(request(cni::Command::kDel, "c1"))));
-  CHECK(std::holds_alternative<nlohmann::json>(fixture.service.handle(request(cni::Command::kDel, "c1"))));
+  CHECK(std::holds_alternative<nlohmann::json>(
+      fixture.service.handle(request(cni::Command::kDel, "c1"))));
+  CHECK(std::holds_alternative<nlohmann::json>(
+      fixture.service.handle(request(cni::Command::kDel, "c1"))));
   CHECK(fixture.datapath.ports.empty());
   CHECK(fixture.interfaces.existing.empty());
   CHECK(fixture.service.ipam().allocations().empty());

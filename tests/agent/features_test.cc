@@ -27,7 +27,10 @@ struct Fixture {
     PipelineBuilder builder;
     declarePodNetworkTables(builder);
     pipeline = builder.build();
-    node = NodeNetwork{"node01", *parseIpv4("10.10.2.1"), *parseCidr("10.244.1.0/24"), "02:00:00:00:01:01",
+    node = NodeNetwork{"node01",
+                       *parseIpv4("10.10.2.1"),
+                       *parseCidr("10.244.1.0/24"),
+                       "02:00:00:00:01:01",
                        {*parseCidr("10.244.0.0/16")}};
     pod = LocalPod{"pod:prod/web", *parseIpv4("10.244.1.5"), "0a:58:0a:f4:01:05", 12};
     remote = RemoteNode{"node02", *parseIpv4("10.10.2.2"), *parseCidr("10.244.2.0/24")};
@@ -61,9 +64,11 @@ TEST_CASE("pod-network flows build and carry the pipeline's decisions", "[unit]"
   CHECK(containsLine(lines, "nw_dst=10.244.2.0/24"));
   // Every flow of a table is distinct: no two owners fight over a key.
   std::set<std::tuple<int, int, std::string>> keys;
-  for (const auto& flows : {*nodeFlows(fixture.pipeline, fixture.node), *podFlows(fixture.pipeline, fixture.node, fixture.pod),
+  for (const auto& flows : {*nodeFlows(fixture.pipeline, fixture.node),
+                            *podFlows(fixture.pipeline, fixture.node, fixture.pod),
                             *remoteNodeFlows(fixture.pipeline, fixture.node, fixture.remote)})
-    for (const auto& flow : flows) CHECK(keys.insert({flow.table, flow.priority, flow.match}).second);
+    for (const auto& flow : flows)
+      CHECK(keys.insert({flow.table, flow.priority, flow.match}).second);
 }
 
 TEST_CASE("pod cookies name their feature and owner", "[unit]") {
@@ -82,11 +87,13 @@ TEST_CASE("ovs-ofctl parses every pod-network flow", "[ovs]") {
   {
     std::ofstream out(path);
     for (const auto& line : fixture.rendered()) out << line << "\n";
-    for (const auto& flow : physicalBridgeFlows(fixture.node, 6081)) out << renderFlow(flow) << "\n";
+    for (const auto& flow : physicalBridgeFlows(fixture.node, 6081))
+      out << renderFlow(flow) << "\n";
   }
   std::array<char, 4096> buffer{};
   std::string output;
-  FILE* pipe = ::popen(("ovs-ofctl -O OpenFlow15 parse-flows " + path + " 2>&1; echo rc=$?").c_str(), "r");
+  FILE* pipe =
+      ::popen(("ovs-ofctl -O OpenFlow15 parse-flows " + path + " 2>&1; echo rc=$?").c_str(), "r");
   while (pipe && std::fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
   if (pipe) ::pclose(pipe);
   ::unlink(path.c_str());

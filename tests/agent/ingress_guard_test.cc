@@ -16,7 +16,8 @@ namespace {
 std::string run(const std::string& command) {
   std::array<char, 4096> buffer{};
   std::string output;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen((command + " 2>&1; echo rc=$?").c_str(), "r"), ::pclose);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen((command + " 2>&1; echo rc=$?").c_str(), "r"),
+                                             ::pclose);
   while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get())) output += buffer.data();
   return output;
 }
@@ -31,7 +32,10 @@ struct TwoHosts {
     run("ip -n " + b + " addr add 10.99.0.2/24 dev vb && ip -n " + b + " link set vb up");
   }
   ~TwoHosts() { run("ip netns del " + a + "; ip netns del " + b); }
-  bool ping() { return run("ip netns exec " + b + " ping -c 1 -W 1 10.99.0.1").find("rc=0") != std::string::npos; }
+  bool ping() {
+    return run("ip netns exec " + b + " ping -c 1 -W 1 10.99.0.1").find("rc=0") !=
+           std::string::npos;
+  }
 };
 
 TEST_CASE("an ingress guard drops what the kernel would see, and unguard restores it", "[netns]") {

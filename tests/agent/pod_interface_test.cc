@@ -27,7 +27,9 @@ struct ScopedNetns {
   ScopedNetns() { run("ip netns add " + name); }
   ~ScopedNetns() { run("ip netns del " + name); }
   std::string path() const { return "/run/netns/" + name; }
-  std::string exec(const std::string& command) const { return run("ip netns exec " + name + " " + command); }
+  std::string exec(const std::string& command) const {
+    return run("ip netns exec " + name + " " + command);
+  }
 };
 
 TEST_CASE("a pod veth gets its IP, route, MTU and checksum setting, and goes away", "[netns]") {
@@ -65,7 +67,8 @@ TEST_CASE("a missing netns is a clear error and leaves no veth", "[netns]") {
   spec.gateway = *parseIpv4("10.244.7.1");
   auto created = createPodInterface(spec);
   REQUIRE_FALSE(created.ok());
-  CHECK_THAT(created.error().message, Catch::Contains("sl-no-such-netns") && Catch::Contains("does not exist"));
+  CHECK_THAT(created.error().message,
+             Catch::Contains("sl-no-such-netns") && Catch::Contains("does not exist"));
   CHECK_THAT(run("ip link show dev " + spec.hostIfName), Catch::Contains("does not exist"));
 }
 

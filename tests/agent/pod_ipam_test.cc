@@ -1,4 +1,5 @@
-// Unit tests of pod IPAM: idempotent allocation, exhaustion, restart persistence, garbage collection.
+// Unit tests of pod IPAM: idempotent allocation, exhaustion, restart persistence, garbage
+// collection.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -29,7 +30,8 @@ TEST_CASE("pod IPs skip network, gateway and broadcast, and repeat per attachmen
   }
   auto exhausted = ipam->allocate({"c6", "eth0", ""});
   REQUIRE_FALSE(exhausted);
-  CHECK_THAT(exhausted.error().message, Catch::Contains("exhausted") && Catch::Contains("10.244.1.0/29"));
+  CHECK_THAT(exhausted.error().message,
+             Catch::Contains("exhausted") && Catch::Contains("10.244.1.0/29"));
   ipam->release("c3", "eth0");
   ipam->release("c3", "eth0");  // DEL twice
   CHECK(ipam->allocate({"c6", "eth0", ""}).ok());
@@ -41,7 +43,8 @@ TEST_CASE("bad podCIDRs are rejected with the field to fix", "[unit]") {
 }
 
 TEST_CASE("allocations survive a restart through the saved table", "[unit]") {
-  const auto dir = std::filesystem::temp_directory_path() / ("sl-ipam-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("sl-ipam-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto path = (dir / "ipam.json").string();
   auto ipam = loadPodIpam(path, "10.244.2.0/24");

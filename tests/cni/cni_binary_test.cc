@@ -22,7 +22,8 @@ struct Run {
 };
 
 Run runCni(const std::map<std::string, std::string>& environment, const std::string& stdinText) {
-  const auto dir = std::filesystem::temp_directory_path() / ("sl-cni-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("sl-cni-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto input = dir / "stdin.json";
   std::ofstream(input) << stdinText;
@@ -42,12 +43,17 @@ Run runCni(const std::map<std::string, std::string>& environment, const std::str
 }
 
 std::string config(const std::string& socket) {
-  return R"({"cniVersion":"1.0.0","name":"sluice","type":"sluice-cni","agentSocket":")" + socket + R"("})";
+  return R"({"cniVersion":"1.0.0","name":"sluice","type":"sluice-cni","agentSocket":")" + socket +
+         R"("})";
 }
 
 std::map<std::string, std::string> addEnvironment() {
-  return {{"CNI_COMMAND", "ADD"}, {"CNI_CONTAINERID", "box1"}, {"CNI_NETNS", "/run/netns/x"},
-          {"CNI_IFNAME", "eth0"}, {"CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=box"}, {"CNI_PATH", "/opt/cni/bin"}};
+  return {{"CNI_COMMAND", "ADD"},
+          {"CNI_CONTAINERID", "box1"},
+          {"CNI_NETNS", "/run/netns/x"},
+          {"CNI_IFNAME", "eth0"},
+          {"CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=box"},
+          {"CNI_PATH", "/opt/cni/bin"}};
 }
 
 TEST_CASE("sluice-cni reports a missing agent as try-again-later", "[unit]") {
@@ -75,11 +81,13 @@ TEST_CASE("sluice-cni rejects bad input before it reaches the agent", "[unit]") 
 TEST_CASE("sluice-cni and the agent socket carry requests and errors both ways", "[unit]") {
   const std::string socket = "/tmp/sl-cni-test-" + std::to_string(::getpid()) + ".sock";
   std::vector<Request> seen;
-  auto server = agent::CniServer::start(socket, [&](const Request& request) -> std::variant<nlohmann::json, CniError> {
-    seen.push_back(request);
-    if (request.containerId == "broken") return CniError{ErrorCode::kIoFailure, "ovs is sad", "details here"};
-    return nlohmann::json{{"cniVersion", "1.0.0"}, {"ips", {{{"address", "10.244.1.2/24"}}}}};
-  });
+  auto server = agent::CniServer::start(
+      socket, [&](const Request& request) -> std::variant<nlohmann::json, CniError> {
+        seen.push_back(request);
+        if (request.containerId == "broken")
+          return CniError{ErrorCode::kIoFailure, "ovs is sad", "details here"};
+        return nlohmann::json{{"cniVersion", "1.0.0"}, {"ips", {{{"address", "10.244.1.2/24"}}}}};
+      });
   REQUIRE(server.ok());
   struct stat info {};
   REQUIRE(::stat(socket.c_str(), &info) == 0);

@@ -50,7 +50,8 @@ TEST_CASE("podman's CNI_ARGS without a namespace still parse", "[unit]") {
 TEST_CASE("malformed input maps to the spec's error codes", "[unit]") {
   CHECK(errorOf(addEnvironment(), "{not json").code == ErrorCode::kDecodeFailure);
   CHECK(errorOf(addEnvironment(), "[]").code == ErrorCode::kDecodeFailure);
-  auto unknownVersion = errorOf(addEnvironment(), R"({"cniVersion":"9.9.9","name":"n","type":"t"})");
+  auto unknownVersion =
+      errorOf(addEnvironment(), R"({"cniVersion":"9.9.9","name":"n","type":"t"})");
   CHECK(unknownVersion.code == ErrorCode::kIncompatibleVersion);
   CHECK_THAT(unknownVersion.details, Catch::Contains("1.0.0"));
   CHECK(errorOf(addEnvironment(), R"({"name":"n","type":"t"})").code ==

@@ -1,12 +1,12 @@
 // Lab fixture implementation: thin wrappers over tools/sluice-lab.
 #include "lab_fixture.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <array>
 #include <atomic>
 #include <cstdio>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 namespace sluice::testing {
 
@@ -44,9 +44,9 @@ Lab::Lab(const LabOptions& options) {
   // Lab names prefix netns names: short, unique per process and per lab.
   name_ = "t" + std::to_string(::getpid() % 100000) + std::to_string(counter++ % 10);
   if (name_.size() > 8) name_ = name_.substr(0, 8);
-  const auto result = shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " + name_ +
-                            " up --nodes " + std::to_string(options.nodes) + " --pod-prefix " +
-                            std::to_string(options.podPrefix));
+  const auto result = shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " +
+                            name_ + " up --nodes " + std::to_string(options.nodes) +
+                            " --pod-prefix " + std::to_string(options.podPrefix));
   up_ = result.ok();
   upOutput_ = result.output;
 }
@@ -54,13 +54,14 @@ Lab::Lab(const LabOptions& options) {
 Lab::~Lab() { shell(tool() + " --name " + name_ + " down"); }
 
 CommandResult Lab::lab(const std::string& arguments) const {
-  return shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " + name_ + " " + arguments);
+  return shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " + name_ +
+               " " + arguments);
 }
 
 std::string Lab::addPod(const std::string& name, const std::string& node, const std::string& labels,
                         const std::string& ns) {
-  auto result = lab("pod add " + quote(name) + " --node " + quote(node) + " --namespace " + quote(ns) +
-                    (labels.empty() ? "" : " --labels " + quote(labels)));
+  auto result = lab("pod add " + quote(name) + " --node " + quote(node) + " --namespace " +
+                    quote(ns) + (labels.empty() ? "" : " --labels " + quote(labels)));
   lastOutput_ = result.output;
   if (!result.ok()) return "";
   auto ip = result.output;
@@ -73,13 +74,17 @@ CommandResult Lab::exec(const std::string& pod, const std::string& command) cons
   return lab("exec " + quote(pod) + " -- bash -c " + quote(command));
 }
 
-CommandResult Lab::ext(const std::string& command) const { return lab("ext -- sh -c " + quote(command)); }
+CommandResult Lab::ext(const std::string& command) const {
+  return lab("ext -- sh -c " + quote(command));
+}
 
 CommandResult Lab::nodeExec(const std::string& node, const std::string& command) const {
   return lab("node-exec " + quote(node) + " -- sh -c " + quote(command));
 }
 
-CommandResult Lab::kubectl(const std::string& arguments) const { return lab("kubectl -- " + arguments); }
+CommandResult Lab::kubectl(const std::string& arguments) const {
+  return lab("kubectl -- " + arguments);
+}
 
 bool Lab::ping(const std::string& pod, const std::string& ip) const {
   return exec(pod, "ping -c 1 -W 1 " + ip).ok();

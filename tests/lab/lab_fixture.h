@@ -43,8 +43,8 @@ class Lab {
   // `sluice-lab --name NAME ARGS` (ARGS already quoted as needed).
   CommandResult lab(const std::string& arguments) const;
   // Adds a pod and returns its IP ("" on failure; the output is in lastOutput()).
-  std::string addPod(const std::string& name, const std::string& node, const std::string& labels = "",
-                     const std::string& ns = "default");
+  std::string addPod(const std::string& name, const std::string& node,
+                     const std::string& labels = "", const std::string& ns = "default");
   CommandResult exec(const std::string& pod, const std::string& command) const;
   CommandResult ext(const std::string& command) const;
   CommandResult nodeExec(const std::string& node, const std::string& command) const;

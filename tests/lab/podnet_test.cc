@@ -12,18 +12,21 @@ using namespace std::chrono_literals;
 
 int count(const std::string& text, const std::string& needle) {
   int found = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++found;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++found;
   return found;
 }
 
 // "N received" from ping's summary.
 int received(const std::string& pingOutput) {
   std::smatch match;
-  if (std::regex_search(pingOutput, match, std::regex("(\\d+) (packets )?received"))) return std::stoi(match[1]);
+  if (std::regex_search(pingOutput, match, std::regex("(\\d+) (packets )?received")))
+    return std::stoi(match[1]);
   return -1;
 }
 
-TEST_CASE("pods on three nodes reach each other, over TCP too, and the outside with the node IP", "[lab]") {
+TEST_CASE("pods on three nodes reach each other, over TCP too, and the outside with the node IP",
+          "[lab]") {
   Lab lab({.nodes = 3});
   REQUIRE(lab.up());
   std::vector<std::pair<std::string, std::string>> pods;  // name, IP
@@ -41,17 +44,21 @@ TEST_CASE("pods on three nodes reach each other, over TCP too, and the outside w
       if (from == to) continue;
       INFO(from << " -> " << to << " (" << toIp << ")");
       // The first packet to a new node may wait on the tunnel's ARP: retry within a deadline.
-      CHECK(waitFor(5s, [&] { return lab.ping(from, toIp); }, 50ms));
+      CHECK(waitFor(
+          5s, [&] { return lab.ping(from, toIp); }, 50ms));
     }
   }
 
   // TCP across nodes: a bounded iperf3 server in p2a, a client in p1a.
   REQUIRE(lab.exec("p2a", "(timeout 20 iperf3 -s -1 >/dev/null 2>&1 &)").ok());
   CommandResult client;
-  REQUIRE(waitFor(10s, [&] {
-    client = lab.exec("p1a", "iperf3 -c " + pods[2].second + " -t 1 -J");
-    return client.ok();
-  }, 100ms));
+  REQUIRE(waitFor(
+      10s,
+      [&] {
+        client = lab.exec("p1a", "iperf3 -c " + pods[2].second + " -t 1 -J");
+        return client.ok();
+      },
+      100ms));
   CHECK_THAT(client.output, Catch::Contains("\"bits_per_second\""));
 
   // The external host answers with the source it saw: the node's IP.
@@ -59,10 +66,13 @@ TEST_CASE("pods on three nodes reach each other, over TCP too, and the outside w
     const auto pod = "p" + std::to_string(node) + "a";
     CommandResult seen;
     INFO(pod);
-    CHECK(waitFor(5s, [&] {
-      seen = lab.exec(pod, "exec 3<>/dev/tcp/10.10.3.1/8080; head -1 <&3");
-      return seen.ok();
-    }, 50ms));
+    CHECK(waitFor(
+        5s,
+        [&] {
+          seen = lab.exec(pod, "exec 3<>/dev/tcp/10.10.3.1/8080; head -1 <&3");
+          return seen.ok();
+        },
+        50ms));
     CHECK(seen.output == "10.10.2." + std::to_string(node) + "\n");
   }
 }
@@ -73,9 +83,16 @@ TEST_CASE("deleting a pod removes its port, its flows and its IP", "[lab]") {
   const auto ip = lab.addPod("gone", "node01");
   REQUIRE_FALSE(ip.empty());
   // Pod ports are "sl" + 12 hex digits (hostInterfaceName).
-  auto ports = [&] { return lab.nodeExec("node01", "ovs-vsctl list-ports br-int | grep -c '^sl[0-9a-f]\\{12\\}$'").output; };
-  auto flows = [&] { return lab.nodeExec("node01", "ovs-ofctl -O OpenFlow15 dump-flows br-int").output; };
-  auto ipam = [&] { return lab.nodeExec("node01", "cat " + lab.stateDir() + "/nodes/node01/state/ipam.json").output; };
+  auto ports = [&] {
+    return lab.nodeExec("node01", "ovs-vsctl list-ports br-int | grep -c '^sl[0-9a-f]\\{12\\}$'")
+        .output;
+  };
+  auto flows = [&] {
+    return lab.nodeExec("node01", "ovs-ofctl -O OpenFlow15 dump-flows br-int").output;
+  };
+  auto ipam = [&] {
+    return lab.nodeExec("node01", "cat " + lab.stateDir() + "/nodes/node01/state/ipam.json").output;
+  };
   CHECK(ports() == "1\n");
   CHECK(count(flows(), "nw_dst=" + ip) == 1);
   CHECK(count(ipam(), ip) == 1);
@@ -88,13 +105,15 @@ TEST_CASE("deleting a pod removes its port, its flows and its IP", "[lab]") {
   CHECK_FALSE(again.empty());
 }
 
-TEST_CASE("restarting an agent loses no packet; restarting ovs-vswitchd recovers within 2 s", "[lab]") {
+TEST_CASE("restarting an agent loses no packet; restarting ovs-vswitchd recovers within 2 s",
+          "[lab]") {
   Lab lab({.nodes = 2});
   REQUIRE(lab.up());
   const auto ipA = lab.addPod("a", "node01");
   const auto ipB = lab.addPod("b", "node02");
   REQUIRE_FALSE(ipB.empty());
-  REQUIRE(waitFor(5s, [&] { return lab.ping("a", ipB); }, 50ms));
+  REQUIRE(waitFor(
+      5s, [&] { return lab.ping("a", ipB); }, 50ms));
 
   SECTION("agent restart") {
     // 400 pings, 10 ms apart, across the agent's kill -9 and restart on the sending node.
@@ -102,18 +121,23 @@ TEST_CASE("restarting an agent loses no packet; restarting ovs-vswitchd recovers
     REQUIRE(lab.exec("a", "(ping -i 0.01 -c 400 -W 1 " + ipB + " > " + log + " 2>&1 &)").ok());
     REQUIRE(lab.lab("node agent-restart node01").ok());
     std::string summary;
-    REQUIRE(waitFor(15s, [&] {
-      summary = shell("cat " + log).output;
-      return summary.find("packet loss") != std::string::npos;
-    }, 100ms));
+    REQUIRE(waitFor(
+        15s,
+        [&] {
+          summary = shell("cat " + log).output;
+          return summary.find("packet loss") != std::string::npos;
+        },
+        100ms));
     INFO(summary);
     CHECK(received(summary) == 400);
   }
   SECTION("ovs-vswitchd restart") {
     REQUIRE(lab.lab("node ovs-restart node01").ok());
     const auto started = std::chrono::steady_clock::now();
-    const bool back = waitFor(2s, [&] { return lab.exec("a", "ping -c 1 -W 0.2 " + ipB).ok(); }, 10ms);
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    const bool back = waitFor(
+        2s, [&] { return lab.exec("a", "ping -c 1 -W 0.2 " + ipB).ok(); }, 10ms);
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
     INFO("recovered after " << took.count() << " ms");
     CHECK(back);
     CHECK(lab.ping("b", ipA));
@@ -130,8 +154,12 @@ TEST_CASE("bad CNI input gets CNI errors and leaves no veth, port or IP behind",
   };
   const std::string good = "CNI_COMMAND=ADD CNI_CONTAINERID=bad1 CNI_IFNAME=eth0 CNI_PATH=/x ";
   auto state = [&] {
-    return lab.nodeExec("node01", "ovs-vsctl list-ports br-int; ip -o link | grep -c '^[0-9]*: sl'; cat " + lab.stateDir() +
-                                      "/nodes/node01/state/ipam.json 2>/dev/null | grep -c '\"ip\"'").output;
+    return lab
+        .nodeExec("node01",
+                  "ovs-vsctl list-ports br-int; ip -o link | grep -c '^[0-9]*: sl'; cat " +
+                      lab.stateDir() +
+                      "/nodes/node01/state/ipam.json 2>/dev/null | grep -c '\"ip\"'")
+        .output;
   };
   const auto before = state();
   REQUIRE(shell("ip netns add " + lab.name() + "-badns").ok());
@@ -141,14 +169,18 @@ TEST_CASE("bad CNI input gets CNI errors and leaves no veth, port or IP behind",
   auto result = run(good + netns, "/tmp/" + lab.name() + "-bad.json");
   CHECK(result.exitCode != 0);
   CHECK_THAT(result.output, Catch::Contains("\"code\":6"));
-  shell("echo '{\"cniVersion\":\"9.9.9\",\"name\":\"sluice\",\"type\":\"sluice-cni\"}' > /tmp/" + lab.name() + "-bad.json");
-  CHECK_THAT(run(good + netns, "/tmp/" + lab.name() + "-bad.json").output, Catch::Contains("\"code\":1"));
+  shell("echo '{\"cniVersion\":\"9.9.9\",\"name\":\"sluice\",\"type\":\"sluice-cni\"}' > /tmp/" +
+        lab.name() + "-bad.json");
+  CHECK_THAT(run(good + netns, "/tmp/" + lab.name() + "-bad.json").output,
+             Catch::Contains("\"code\":1"));
   shell("rm -f /tmp/" + lab.name() + "-bad.json");
   CHECK_THAT(run(good, conf).output, Catch::Contains("\"code\":4"));
-  CHECK_THAT(run(good + "CNI_NETNS=/run/netns/" + lab.name() + "-nope ", conf).output, Catch::Contains("\"code\":3"));
+  CHECK_THAT(run(good + "CNI_NETNS=/run/netns/" + lab.name() + "-nope ", conf).output,
+             Catch::Contains("\"code\":3"));
   CHECK(state() == before);
 
-  for (int i = 0; i < 5; ++i) REQUIRE_FALSE(lab.addPod("fill" + std::to_string(i), "node01").empty());
+  for (int i = 0; i < 5; ++i)
+    REQUIRE_FALSE(lab.addPod("fill" + std::to_string(i), "node01").empty());
   const auto full = state();
   result = run(good + netns, conf);
   CHECK_THAT(result.output, Catch::Contains("\"code\":11") && Catch::Contains("exhausted"));

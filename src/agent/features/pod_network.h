@@ -56,16 +56,21 @@ ofrules::Cookie ownerCookie(ofrules::Category category, const std::string& owner
 
 // Flows that exist once per node: table misses, classification of the tunnel, gateway and patch
 // ports, the gateway's ARP responder, conntrack, SNAT to the node IP, and output.
-Result<std::vector<ofrules::Flow>> nodeFlows(const ofrules::Pipeline& pipeline, const NodeNetwork& node);
+Result<std::vector<ofrules::Flow>> nodeFlows(const ofrules::Pipeline& pipeline,
+                                             const NodeNetwork& node);
 // Flows for one local pod: classification, spoof guard, ARP, and delivery.
-Result<std::vector<ofrules::Flow>> podFlows(const ofrules::Pipeline& pipeline, const NodeNetwork& node,
-                                            const LocalPod& pod);
-// Flows for one other node: its pods are reached through the tunnel; the host's ARP for its gateway.
-Result<std::vector<ofrules::Flow>> remoteNodeFlows(const ofrules::Pipeline& pipeline, const NodeNetwork& node,
+Result<std::vector<ofrules::Flow>> podFlows(const ofrules::Pipeline& pipeline,
+                                            const NodeNetwork& node, const LocalPod& pod);
+// Flows for one other node: its pods are reached through the tunnel; the host's ARP for its
+// gateway.
+Result<std::vector<ofrules::Flow>> remoteNodeFlows(const ofrules::Pipeline& pipeline,
+                                                   const NodeNetwork& node,
                                                    const RemoteNode& remote);
 
 // br-phy is a plain switch for the node, except that replies of connections OVS NATed go to br-int
-// to be un-NATed there. Its flows use table 0 and 1 directly (a two-table bridge needs no registry).
-std::vector<ofrules::Flow> physicalBridgeFlows(const NodeNetwork& node, std::uint16_t geneveUdpPort);
+// to be un-NATed there. Its flows use table 0 and 1 directly (a two-table bridge needs no
+// registry).
+std::vector<ofrules::Flow> physicalBridgeFlows(const NodeNetwork& node,
+                                               std::uint16_t geneveUdpPort);
 
 }  // namespace sluice::agent::features
