@@ -2,8 +2,8 @@
 #include "ofrules/ofconn.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
