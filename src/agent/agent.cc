@@ -1,6 +1,7 @@
 // Agent wiring: bootstrap, features into syncers, informers into the task loop, CNI into OVS.
 #include "agent/agent.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -65,6 +66,7 @@ Result<void> OvsdbRoundStore::store(std::uint16_t round) {
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
 
 Agent::~Agent() {
+  if (liveness_) liveness_->stop();
   cniServer_.reset();
   if (nodeInformer_) nodeInformer_->stop();
 }
@@ -315,6 +317,43 @@ void Agent::reconcileNodes() {
     SLUICE_LOG(kWarning, "agent") << "sync: " << synced.error().message;
 }
 
+namespace {
+// The controller's address: configured, or from the Service's environment variables (cluster DNS
+// needs a working CNI, which is what this agent provides).
+std::string controllerAddressOf(const AgentConfig& config) {
+  if (!config.controllerAddress.empty()) return config.controllerAddress;
+  std::string prefix;
+  for (char c : config.controllerService)
+    prefix += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  const char* host = std::getenv((prefix + "_SERVICE_HOST").c_str());
+  const char* port = std::getenv((prefix + "_SERVICE_PORT").c_str());
+  if (host == nullptr || port == nullptr) return "";
+  return std::string(host) + ":" + port;
+}
+}  // namespace
+
+void Agent::startLivenessReports() {
+  const auto address = controllerAddressOf(config_);
+  if (address.empty()) {
+    SLUICE_LOG(kWarning, "agent")
+        << "no controller address (controllerAddress, or the " << config_.controllerService
+        << " Service's environment): this node will never be an egress node";
+    return;
+  }
+  liveness_ = std::make_unique<LivenessReporter>(LivenessReporterOptions{
+      .nodeName = config_.nodeName,
+      .controllerAddress = address,
+      .reportInterval = std::chrono::milliseconds(config_.reportIntervalMs),
+      .fencingTimeout = std::chrono::milliseconds(config_.fencingTimeoutMs),
+      .onFenced =
+          [] {
+            SLUICE_LOG(kWarning, "liveness") << "fenced: no report reached the controller in time";
+          },
+      .onUnfenced = [] { SLUICE_LOG(kInfo, "liveness") << "the controller hears this node"; }});
+  if (auto started = liveness_->start(); !started)
+    SLUICE_LOG(kWarning, "agent") << "liveness reports: " << started.error().message;
+}
+
 void Agent::pollOvs() {
   (void)integrationSyncer_->poll();
   if (physicalSyncer_) (void)physicalSyncer_->poll();
@@ -448,6 +487,7 @@ Result<void> Agent::run() {
   reconnectsSeen_ = integrationSyncer_->counters().reconnects +
                     (physicalSyncer_ ? physicalSyncer_->counters().reconnects : 0);
   loop_.every(kPollPeriod, [this] { pollOvs(); });
+  startLivenessReports();
   ready_ = true;
   SLUICE_LOG(kInfo, "agent") << "ready: " << pods_.size() << " pods, " << remoteNodes_.size()
                              << " remote nodes, CNI on " << config_.cniSocket;

@@ -13,6 +13,7 @@
 #include "agent/cni_service.h"
 #include "agent/features/pod_network.h"
 #include "agent/ingress_guard.h"
+#include "agent/liveness_reporter.h"
 #include "agent/node_bootstrap.h"
 #include "agent/task_loop.h"
 #include "kube/client.h"
@@ -65,6 +66,7 @@ class Agent : public PodDatapath {
   void reconcileNodes();
   void applyTcpSequenceCheckSetting();
   void pollOvs();
+  void startLivenessReports();
   void clearFlowRestoreWait();
   Result<void> syncAll();
 
@@ -86,6 +88,7 @@ class Agent : public PodDatapath {
   NetlinkInterfaceOps interfaces_;
   std::unique_ptr<CniService> cniService_;
   std::unique_ptr<CniServer> cniServer_;
+  std::unique_ptr<LivenessReporter> liveness_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
   std::uint64_t reconnectsSeen_ = 0;
