@@ -1,0 +1,226 @@
+// Egress flows. Source side in EgressMark; the egress node's SNAT, UnSNAT and br-phy flows for
+// the IPs it holds. Fail closed: a selected pod whose Egress has no usable IP sends nothing out,
+// rather than leaving with the node's IP.
+#include "agent/features/egress.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "kube/resource.h"
+#include "ofrules/feature.h"
+#include "ofrules/fields.h"
+#include "ofrules/flow_builder.h"
+
+namespace sluice::agent::features {
+namespace {
+
+using namespace sluice::ofrules;
+using nlohmann::json;
+
+std::string text(Ipv4 address) { return formatIpv4(address); }
+
+std::uint64_t fnv(const std::string& key) {
+  std::uint64_t hash = 1469598103934665603ull;
+  for (char c : key) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+Result<std::vector<Cidr>> cidrList(const json& spec, const std::string& field) {
+  std::vector<Cidr> cidrs;
+  if (!spec.contains(field) || spec[field].is_null()) return cidrs;
+  if (!spec[field].is_array()) return makeError("spec." + field + " must be a list of IPv4 CIDRs");
+  for (std::size_t i = 0; i < spec[field].size(); ++i) {
+    const auto& entry = spec[field][i];
+    auto cidr = entry.is_string() ? parseCidr(entry.get<std::string>()) : std::nullopt;
+    if (!cidr)
+      return makeError("spec." + field + "[" + std::to_string(i) + "]: " + entry.dump() +
+                       " is not an IPv4 CIDR such as 203.0.113.0/24");
+    cidrs.push_back(*cidr);
+  }
+  return cidrs;
+}
+
+// A pod is selected when every selector given matches; appliedTo with neither selects nothing.
+bool selects(const EgressPolicy& policy, const EgressPod& pod,
+             const std::map<std::string, kube::Labels>& namespaceLabels) {
+  if (!policy.namespaceSelector && !policy.podSelector) return false;
+  if (policy.namespaceSelector) {
+    auto labels = namespaceLabels.find(pod.namespaceName);
+    if (!kube::matches(*policy.namespaceSelector, labels == namespaceLabels.end() ? kube::Labels{} : labels->second))
+      return false;
+  }
+  return !policy.podSelector || kube::matches(*policy.podSelector, pod.labels);
+}
+
+FlowBuilder flow(const Pipeline& pipeline, Table table, std::uint16_t priority, Cookie cookie) {
+  FlowBuilder builder(pipeline.table(table));
+  builder.priority(priority).cookie(cookie);
+  return builder;
+}
+
+}  // namespace
+
+void declareEgressTables(PipelineBuilder& builder) {
+  builder.declare("egress", {Table::kUnSnat, Table::kL3Forwarding, Table::kEgressMark, Table::kSnat,
+                             Table::kConntrackCommit});
+}
+
+std::uint32_t egressTunnelId(Ipv4 egressIp) { return egressIp & 0xffffff; }
+
+std::string floatingMac(Ipv4 egressIp) {
+  char mac[18];
+  std::snprintf(mac, sizeof mac, "02:5c:%02x:%02x:%02x:%02x", (egressIp >> 24) & 0xff, (egressIp >> 16) & 0xff,
+                (egressIp >> 8) & 0xff, egressIp & 0xff);
+  return mac;
+}
+
+Result<EgressPolicy> decodeEgressPolicy(const json& egress) {
+  EgressPolicy policy;
+  const auto metadata = egress.value("metadata", json::object());
+  policy.name = metadata.value("name", "");
+  if (auto created = kube::parseTime(metadata.value("creationTimestamp", ""))) {
+    policy.creationOrder = std::chrono::duration_cast<std::chrono::seconds>(created->time_since_epoch()).count();
+  }
+  const auto spec = egress.value("spec", json::object());
+  const auto appliedTo = spec.value("appliedTo", json::object());
+  const std::string where = "Egress " + policy.name + ": ";
+  if (appliedTo.contains("namespaceSelector") && !appliedTo["namespaceSelector"].is_null()) {
+    auto selector = kube::parseLabelSelector(appliedTo["namespaceSelector"], "spec.appliedTo.namespaceSelector");
+    if (!selector) return makeError(where + selector.error().message);
+    policy.namespaceSelector = *selector;
+  }
+  if (appliedTo.contains("podSelector") && !appliedTo["podSelector"].is_null()) {
+    auto selector = kube::parseLabelSelector(appliedTo["podSelector"], "spec.appliedTo.podSelector");
+    if (!selector) return makeError(where + selector.error().message);
+    policy.podSelector = *selector;
+  }
+  auto destinations = cidrList(spec, "destinationCIDRs");
+  if (!destinations) return makeError(where + destinations.error().message);
+  policy.destinations = *destinations;
+  auto excluded = cidrList(spec, "excludedCIDRs");
+  if (!excluded) return makeError(where + excluded.error().message);
+  policy.excluded = *excluded;
+
+  const auto status = egress.value("status", json::object());
+  if (status.contains("egressIPs") && status["egressIPs"].is_array()) {
+    for (const auto& entry : status["egressIPs"]) {
+      if (!entry.is_object()) continue;
+      if (auto ip = parseIpv4(entry.value("ip", "")))
+        policy.assignments.push_back(EgressAssignment{*ip, entry.value("node", "")});
+    }
+  } else if (auto ip = parseIpv4(status.value("egressIP", ""))) {
+    policy.assignments.push_back(EgressAssignment{*ip, status.value("egressNode", "")});
+  }
+  return policy;
+}
+
+std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, const EgressPod& pod) {
+  std::vector<EgressAssignment> placed;
+  for (const auto& assignment : policy.assignments)
+    if (!assignment.node.empty()) placed.push_back(assignment);
+  if (placed.empty()) return std::nullopt;
+  // Sorted by IP, so the choice depends on the set of IPs, not on the order status lists them.
+  std::sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) { return a.ip < b.ip; });
+  return placed[fnv(pod.namespaceName + "/" + pod.name) % placed.size()];
+}
+
+Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& node, const EgressInputs& inputs) {
+  EgressFlows out;
+  std::vector<Result<Flow>> flows;
+  std::vector<const EgressPolicy*> byAge;
+  for (const auto& policy : inputs.policies) byAge.push_back(&policy);
+  std::sort(byAge.begin(), byAge.end(), [](const EgressPolicy* a, const EgressPolicy* b) {
+    return std::tie(a->creationOrder, a->name) < std::tie(b->creationOrder, b->name);
+  });
+
+  // Source side: each selected pod of this node, by its oldest Egress.
+  for (const auto& pod : inputs.pods) {
+    const EgressPolicy* chosen = nullptr;
+    for (const auto* policy : byAge)
+      if (selects(*policy, pod, inputs.namespaceLabels)) {
+        chosen = policy;
+        break;
+      }
+    if (chosen == nullptr) continue;
+    const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress:" + chosen->name);
+    const auto assignment = chooseAssignment(*chosen, pod);
+    for (const auto& excluded : chosen->excluded)
+      flows.push_back(flow(pipeline, Table::kEgressMark, static_cast<std::uint16_t>(300 + excluded.prefix), cookie)
+                          .matchProtocol(Protocol::kIp).matchIpSrc(text(pod.ip)).matchIpDst(excluded.toString())
+                          .gotoTable(Table::kSnat).build());
+    const auto destinations = chosen->destinations.empty() ? std::vector<Cidr>{Cidr{0, 0}} : chosen->destinations;
+    for (const auto& destination : destinations) {
+      auto builder = flow(pipeline, Table::kEgressMark, static_cast<std::uint16_t>(100 + destination.prefix), cookie);
+      builder.matchProtocol(Protocol::kIp).matchIpSrc(text(pod.ip));
+      if (destination.prefix > 0) builder.matchIpDst(destination.toString());
+      if (!assignment) {
+        out.problems.push_back("Egress " + chosen->name + " has no egress IP on a node yet: pod " + pod.namespaceName + "/" +
+                               pod.name + " sends nothing outside the cluster until it has one");
+        flows.push_back(builder.drop().build());
+      } else if (assignment->node == node.nodeName) {
+        if (inputs.fenced) {
+          flows.push_back(builder.drop().build());
+        } else {
+          flows.push_back(builder.load(kEgressId, egressTunnelId(assignment->ip)).loadMark(kSnatHere)
+                              .gotoTable(Table::kSnat).build());
+        }
+      } else if (auto remote = inputs.nodeIps.find(assignment->node); remote != inputs.nodeIps.end()) {
+        flows.push_back(builder.setTunnelDst(text(remote->second)).setTunnelId(egressTunnelId(assignment->ip))
+                            .modDlDst(kGlobalVirtualMac).load(kTargetOfPort, kTunnelOfPort).loadMark(kOfPortFound)
+                            .gotoTable(Table::kConntrackCommit).build());
+      } else {
+        out.problems.push_back("Egress " + chosen->name + ": node " + assignment->node + " is unknown here");
+        flows.push_back(builder.drop().build());
+      }
+    }
+  }
+
+  // Egress node: the IPs this node holds, unless fenced.
+  std::map<std::uint32_t, Ipv4> ids;
+  for (const auto& policy : inputs.policies) {
+    if (inputs.fenced) break;
+    for (const auto& assignment : policy.assignments) {
+      if (assignment.node != node.nodeName) continue;
+      const auto id = egressTunnelId(assignment.ip);
+      if (auto clash = ids.find(id); clash != ids.end() && clash->second != assignment.ip) {
+        out.problems.push_back("egress IPs " + text(clash->second) + " and " + text(assignment.ip) +
+                               " share tunnel ID " + std::to_string(id) + " on this node; " + text(assignment.ip) +
+                               " is not served here (move one of them to another node)");
+        continue;
+      }
+      ids[id] = assignment.ip;
+      out.heldIps.push_back(assignment.ip);
+      const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress-ip:" + text(assignment.ip));
+      const auto ip = text(assignment.ip);
+      flows.push_back(flow(pipeline, Table::kEgressMark, 200, cookie).matchProtocol(Protocol::kIp).matchMark(kFromTunnel)
+                          .matchTunnelId(id).load(kEgressId, id).loadMark(kSnatHere).gotoTable(Table::kSnat).build());
+      flows.push_back(flow(pipeline, Table::kSnat, 210, cookie).matchProtocol(Protocol::kIp).matchMark(kSnatHere)
+                          .matchField(kEgressId, id)
+                          .ct(CtAction().commit().zone(kSnatCtZone).natSrc(ip).loadMark(kCtEgressSnatMark))
+                          .modDlDst(node.gatewayMac).output(kGatewayOfPort).build());
+      flows.push_back(flow(pipeline, Table::kUnSnat, 200, cookie).matchProtocol(Protocol::kIp).matchMark(kFromUplink)
+                          .matchIpDst(ip).ct(CtAction().zone(kSnatCtZone).nat().table(Table::kL3Forwarding)).build());
+      const auto mac = floatingMac(assignment.ip);
+      const auto phyCookie = cookie.encode();
+      const auto uplink = std::to_string(kUplinkOfPort);
+      out.physical.push_back(Flow{0, 220, "arp,in_port=" + uplink + ",arp_op=1,arp_tpa=" + ip,
+                                  "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:" + mac +
+                                      ",load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+                                      "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:" + mac +
+                                      "->arp_sha,set_field:" + ip + "->arp_spa,IN_PORT",
+                                  phyCookie});
+      out.physical.push_back(Flow{0, 220, "ip,in_port=LOCAL,nw_src=" + ip, "mod_dl_src:" + mac + ",output:" + uplink, phyCookie});
+      out.physical.push_back(
+          Flow{0, 220, "ip,in_port=" + uplink + ",nw_dst=" + ip, "output:" + std::to_string(kPhyPatchOfPort), phyCookie});
+    }
+  }
+  auto collected = collectFlows(std::move(flows));
+  if (!collected) return collected.error();
+  out.integration = std::move(*collected);
+  return out;
+}
+
+}  // namespace sluice::agent::features

@@ -1,0 +1,185 @@
+// The egress feature's decisions and flows, from decoded Egresses to ovs-ofctl-parsable flows.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include <unistd.h>
+
+#include "agent/features/egress.h"
+#include "ofrules/flow_builder.h"
+
+namespace sluice::agent::features {
+namespace {
+
+using nlohmann::json;
+using namespace sluice::ofrules;
+
+json listing1(const std::string& node) {
+  return {{"apiVersion", "crd.antrea.io/v1beta1"},
+          {"kind", "Egress"},
+          {"metadata", {{"name", "egress-prod-web"}, {"creationTimestamp", "2026-11-26T08:00:00Z"}}},
+          {"spec",
+           {{"appliedTo",
+             {{"namespaceSelector", {{"matchLabels", {{"env", "prod"}}}}},
+              {"podSelector", {{"matchLabels", {{"role", "web"}}}}}}},
+            {"egressIP", "10.10.0.8"},
+            {"externalIPPool", "prod-external-ip-pool"}}},
+          {"status", {{"egressIP", "10.10.0.8"}, {"egressNode", node}}}};
+}
+
+struct Fixture {
+  Pipeline pipeline;
+  NodeNetwork node{"node01", *parseIpv4("10.10.2.1"), *parseCidr("10.244.1.0/24"), "02:00:00:00:01:01",
+                   {*parseCidr("10.244.0.0/16")}};
+  EgressInputs inputs;
+  Fixture() {
+    PipelineBuilder builder;
+    declarePodNetworkTables(builder);
+    declareEgressTables(builder);
+    pipeline = builder.build();
+    inputs.namespaceLabels = {{"prod", {{"env", "prod"}}}, {"dev", {{"env", "dev"}}}};
+    inputs.nodeIps = {{"node01", *parseIpv4("10.10.2.1")}, {"node02", *parseIpv4("10.10.2.2")}};
+    inputs.pods = {{"pod:web", "prod", "web-1", {{"role", "web"}}, *parseIpv4("10.244.1.5")},
+                   {"pod:other", "prod", "other-1", {{"role", "db"}}, *parseIpv4("10.244.1.6")},
+                   {"pod:devweb", "dev", "web-2", {{"role", "web"}}, *parseIpv4("10.244.1.7")}};
+  }
+  std::vector<std::string> lines(const EgressFlows& flows) const {
+    std::vector<std::string> out;
+    for (const auto& flow : flows.integration) out.push_back(renderFlow(flow));
+    return out;
+  }
+};
+
+bool has(const std::vector<std::string>& lines, const std::vector<std::string>& fragments) {
+  for (const auto& line : lines) {
+    bool all = true;
+    for (const auto& fragment : fragments) all = all && line.find(fragment) != std::string::npos;
+    if (all) return true;
+  }
+  return false;
+}
+
+TEST_CASE("Listing 1 selects prod web pods only and tunnels them to the egress node", "[unit]") {
+  Fixture fixture;
+  auto policy = decodeEgressPolicy(listing1("node02"));
+  REQUIRE(policy);
+  fixture.inputs.policies = {*policy};
+  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  const auto lines = fixture.lines(*flows);
+  CHECK(has(lines, {"nw_src=10.244.1.5", "set_field:10.10.2.2->tun_dst", "tun_id"}));
+  CHECK_FALSE(has(lines, {"nw_src=10.244.1.6"}));  // not role=web
+  CHECK_FALSE(has(lines, {"nw_src=10.244.1.7"}));  // not in an env=prod namespace
+  CHECK(flows->heldIps.empty());
+  CHECK(flows->physical.empty());
+}
+
+TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the floating MAC", "[unit]") {
+  Fixture fixture;
+  fixture.inputs.policies = {*decodeEgressPolicy(listing1("node01"))};
+  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  const auto lines = fixture.lines(*flows);
+  CHECK(has(lines, {"nw_src=10.244.1.5", "goto_table"}));
+  CHECK(has(lines, {"nat(src=10.10.0.8)"}));
+  CHECK(has(lines, {"nw_dst=10.10.0.8", "zone=65521", "nat"}));
+  REQUIRE(flows->heldIps.size() == 1);
+  CHECK(floatingMac(flows->heldIps[0]) == "02:5c:0a:0a:00:08");
+  CHECK(flows->physical.size() == 3);
+
+  fixture.inputs.fenced = true;  // cannot reach the controller: hold nothing, send nothing out
+  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  CHECK(flows->heldIps.empty());
+  CHECK(has(fixture.lines(*flows), {"nw_src=10.244.1.5", "actions=drop"}));
+}
+
+TEST_CASE("the oldest Egress wins a pod; destination and excluded CIDRs order by specificity", "[unit]") {
+  Fixture fixture;
+  auto older = *decodeEgressPolicy(listing1("node02"));
+  auto newerJson = listing1("node01");
+  newerJson["metadata"]["name"] = "newer";
+  newerJson["metadata"]["creationTimestamp"] = "2026-11-26T09:00:00Z";
+  auto newer = *decodeEgressPolicy(newerJson);
+  fixture.inputs.policies = {newer, older};
+  auto lines = fixture.lines(*egressFlows(fixture.pipeline, fixture.node, fixture.inputs));
+  CHECK(has(lines, {"nw_src=10.244.1.5", "10.10.2.2->tun_dst"}));
+
+  auto scoped = listing1("node02");
+  scoped["spec"]["destinationCIDRs"] = {"203.0.113.0/24"};
+  scoped["spec"]["excludedCIDRs"] = {"203.0.113.128/25"};
+  fixture.inputs.policies = {*decodeEgressPolicy(scoped)};
+  const auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  std::map<std::string, int> priorityOf;
+  for (const auto& flow : flows.integration) priorityOf[flow.match] = flow.priority;
+  int destination = 0, excluded = 0;
+  for (const auto& [match, priority] : priorityOf) {
+    if (match.find("nw_dst=203.0.113.0/24") != std::string::npos) destination = priority;
+    if (match.find("nw_dst=203.0.113.128/25") != std::string::npos) excluded = priority;
+  }
+  CHECK(destination > 0);
+  CHECK(excluded > destination);
+  CHECK_FALSE(has(fixture.lines(flows), {"priority=100,"}));  // no catch-all when CIDRs are given
+}
+
+TEST_CASE("a multi-IP Egress spreads pods over its IPs; an unplaced Egress fails closed", "[unit]") {
+  EgressPolicy policy;
+  policy.name = "multi";
+  policy.podSelector = *kube::parseLabelSelector(json::object(), "spec.appliedTo.podSelector");
+  policy.assignments = {{*parseIpv4("10.10.0.2"), "node01"}, {*parseIpv4("10.10.0.3"), "node02"}};
+  std::set<Ipv4> used;
+  for (int i = 0; i < 40; ++i) {
+    EgressPod pod{"pod:" + std::to_string(i), "prod", "web-" + std::to_string(i), {}, 0};
+    auto chosen = chooseAssignment(policy, pod);
+    REQUIRE(chosen);
+    used.insert(chosen->ip);
+    CHECK(chooseAssignment(policy, pod)->ip == chosen->ip);  // stable
+  }
+  CHECK(used.size() == 2);
+
+  Fixture fixture;
+  auto unplaced = listing1("");
+  fixture.inputs.policies = {*decodeEgressPolicy(unplaced)};
+  auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  CHECK(has(fixture.lines(flows), {"nw_src=10.244.1.5", "actions=drop"}));
+  CHECK_FALSE(flows.problems.empty());
+}
+
+TEST_CASE("a bad Egress names the field", "[unit]") {
+  auto bad = listing1("node01");
+  bad["spec"]["destinationCIDRs"] = {"10.0.0.1/8"};
+  auto policy = decodeEgressPolicy(bad);
+  REQUIRE_FALSE(policy);
+  CHECK_THAT(policy.error().message, Catch::Contains("spec.destinationCIDRs[0]"));
+}
+
+TEST_CASE("ovs-ofctl parses every egress flow", "[ovs]") {
+  Fixture fixture;
+  auto scoped = listing1("node01");
+  scoped["spec"]["destinationCIDRs"] = {"203.0.113.0/24"};
+  scoped["spec"]["excludedCIDRs"] = {"203.0.113.128/25"};
+  fixture.inputs.policies = {*decodeEgressPolicy(scoped), *decodeEgressPolicy(listing1("node02"))};
+  fixture.inputs.policies[1].name = "other";
+  fixture.inputs.policies[1].assignments = {{*parseIpv4("10.10.0.9"), "node02"}};
+  const auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  const std::string path = "/tmp/sl-egress-" + std::to_string(::getpid()) + ".flows";
+  {
+    std::ofstream out(path);
+    for (const auto& flow : flows.integration) out << renderFlow(flow) << "\n";
+    for (const auto& flow : flows.physical) out << renderFlow(flow) << "\n";
+  }
+  std::array<char, 4096> buffer{};
+  std::string output;
+  FILE* pipe = ::popen(("ovs-ofctl -O OpenFlow15 parse-flows " + path + " 2>&1; echo rc=$?").c_str(), "r");
+  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
+  if (pipe) ::pclose(pipe);
+  ::unlink(path.c_str());
+  INFO(output);
+  CHECK(output.find("rc=0") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::agent::features
