@@ -1,14 +1,19 @@
 // Agent wiring: bootstrap, features into syncers, informers into the task loop, CNI into OVS.
 #include "agent/agent.h"
 
+#include <array>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
 
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -168,6 +173,7 @@ Result<void> Agent::syncAll() {
 Result<void> Agent::installPipeline() {
   ofrules::PipelineBuilder builder;
   features::declarePodNetworkTables(builder);
+  features::declareEgressTables(builder);
   pipeline_ = builder.build();
 
   roundStore_ = std::make_unique<OvsdbRoundStore>(*ovsdb_, config_.integrationBridge);
@@ -225,6 +231,8 @@ void Agent::restorePods() {
     if (!flows) continue;
     (void)integrationSyncer_->setFlows(pod.owner, *flows);
     pods_[pod.owner] = pod;
+    podNames_[pod.owner] = {ids.count("sluice-pod-namespace") ? ids.at("sluice-pod-namespace") : "",
+                            ids.count("sluice-pod-name") ? ids.at("sluice-pod-name") : ""};
   }
   SLUICE_LOG(kInfo, "agent") << "restored " << pods_.size() << " pods from OVSDB";
 }
@@ -354,6 +362,107 @@ void Agent::startLivenessReports() {
     SLUICE_LOG(kWarning, "agent") << "liveness reports: " << started.error().message;
 }
 
+void Agent::startEgressInformers() {
+  auto onChange = kube::EventHandlers{
+      .onAdd = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileEgress(); }); },
+      .onUpdate = [this](const kube::ObjectPtr&,
+                         const kube::ObjectPtr&) { loop_.post([this] { reconcileEgress(); }); },
+      .onDelete = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileEgress(); }); }};
+  egressInformer_ = std::make_unique<kube::Informer>(
+      *client_, kube::InformerOptions{.resource = kube::resources::kEgresses});
+  namespaceInformer_ = std::make_unique<kube::Informer>(
+      *client_, kube::InformerOptions{.resource = kube::resources::kNamespaces});
+  // Only this node's pods: what the agent holds does not grow with the cluster's pod count.
+  podInformer_ = std::make_unique<kube::Informer>(
+      *client_, kube::InformerOptions{.resource = kube::resources::kPods,
+                                      .fieldSelector = "spec.nodeName=" + config_.nodeName});
+  for (auto* informer : {egressInformer_.get(), namespaceInformer_.get(), podInformer_.get()}) {
+    informer->addHandlers(onChange);
+    informer->start();
+  }
+}
+
+void Agent::reconcileEgress() {
+  if (!egressInformer_ || !egressInformer_->hasSynced() || !namespaceInformer_->hasSynced() ||
+      !podInformer_->hasSynced())
+    return;
+  features::EgressInputs inputs;
+  inputs.fenced = fenced_;
+  for (const auto& object : egressInformer_->list()) {
+    auto policy = features::decodeEgressPolicy(*object);
+    if (!policy) {
+      SLUICE_LOG(kWarning, "egress") << policy.error().message;
+      continue;
+    }
+    inputs.policies.push_back(std::move(*policy));
+  }
+  for (const auto& object : namespaceInformer_->list())
+    inputs.namespaceLabels[object->value("metadata", nlohmann::json::object()).value("name", "")] =
+        kube::labelsOf(*object);
+  for (const auto& [owner, pod] : pods_) {
+    const auto& [ns, name] = podNames_[owner];
+    const auto object = podInformer_->get(ns.empty() ? name : ns + "/" + name);
+    inputs.pods.push_back(features::EgressPod{
+        owner, ns, name, object ? kube::labelsOf(*object) : kube::Labels{}, pod.ip});
+  }
+  inputs.nodeIps[config_.nodeName] = bootstrap_.network.nodeIp;
+  for (const auto& [name, address] : remoteNodes_) inputs.nodeIps[name] = address.first;
+
+  auto flows = features::egressFlows(pipeline_, bootstrap_.network, inputs);
+  if (!flows) {
+    SLUICE_LOG(kError, "egress") << flows.error().message;
+    return;
+  }
+  for (const auto& problem : flows->problems) SLUICE_LOG(kDebug, "egress") << problem;
+  (void)integrationSyncer_->setFlows("egress", flows->integration);
+  if (physicalSyncer_) (void)physicalSyncer_->setFlows("egress-phy", flows->physical);
+  if (auto synced = syncAll(); !synced)
+    SLUICE_LOG(kWarning, "egress") << "sync: " << synced.error().message;
+  const std::set<Ipv4> held(flows->heldIps.begin(), flows->heldIps.end());
+  for (const auto ip : held) {
+    if (heldEgressIps_.contains(ip)) continue;
+    // Taken over: the sources already point here (this bundle), so now tell the neighbours.
+    SLUICE_LOG(kInfo, "egress") << "holding egress IP " << formatIpv4(ip) << " ("
+                                << features::floatingMac(ip) << ")";
+    sendGratuitousArp(ip);
+  }
+  for (const auto ip : heldEgressIps_)
+    if (!held.contains(ip)) SLUICE_LOG(kInfo, "egress") << "released egress IP " << formatIpv4(ip);
+  heldEgressIps_ = held;
+}
+
+void Agent::sendGratuitousArp(Ipv4 egressIp) const {
+  if (config_.datapathType != DatapathType::kNetdev || config_.gratuitousArpCount <= 0) return;
+  // A request-form GARP: it updates neighbours that already have an entry (FACTS.md). Sent from
+  // br-phy's LOCAL port with the IP's floating MAC; br-phy floods it out of the uplink.
+  const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+  if (fd < 0) return;
+  sockaddr_ll address{};
+  address.sll_family = AF_PACKET;
+  address.sll_protocol = htons(ETH_P_ARP);
+  address.sll_ifindex = static_cast<int>(::if_nametoindex(config_.physicalBridge.c_str()));
+  address.sll_halen = 6;
+  std::array<std::uint8_t, 6> mac{};
+  const auto text = features::floatingMac(egressIp);
+  std::sscanf(text.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+              &mac[4], &mac[5]);
+  std::array<std::uint8_t, 42> frame{};
+  std::fill(frame.begin(), frame.begin() + 6, 0xff);     // broadcast
+  std::copy(mac.begin(), mac.end(), frame.begin() + 6);  // source: the floating MAC
+  const std::array<std::uint8_t, 10> header = {0x08, 0x06, 0x00, 0x01, 0x08,
+                                               0x00, 6,    4,    0x00, 0x01};
+  std::copy(header.begin(), header.end(), frame.begin() + 12);  // ARP request, Ethernet/IPv4
+  std::copy(mac.begin(), mac.end(), frame.begin() + 22);        // sender MAC
+  const std::uint32_t ip = htonl(egressIp);
+  std::memcpy(frame.data() + 28, &ip, 4);  // sender IP
+  std::memcpy(frame.data() + 38, &ip, 4);  // target IP: the same
+  std::fill(address.sll_addr, address.sll_addr + 6, 0xff);
+  for (int i = 0; i < config_.gratuitousArpCount; ++i)
+    (void)::sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&address),
+                   sizeof address);
+  ::close(fd);
+}
+
 void Agent::pollOvs() {
   (void)integrationSyncer_->poll();
   if (physicalSyncer_) (void)physicalSyncer_->poll();
@@ -409,6 +518,8 @@ Result<int> Agent::attach(const PodAttachment& attachment) {
     if (!flows) return flows.error();
     if (auto set = integrationSyncer_->setFlows(pod.owner, *flows); !set) return set.error();
     pods_[pod.owner] = pod;
+    podNames_[pod.owner] = {attachment.podNamespace, attachment.podName};
+    reconcileEgress();  // a new pod may be selected by an Egress: its first packet must be right
     if (auto synced = integrationSyncer_->sync(); !synced) return synced.error();
     return static_cast<int>(*ofport);
   });
@@ -419,6 +530,8 @@ Result<void> Agent::detach(const PodAttachment& attachment) {
     const auto owner = podOwner(attachment.containerId, attachment.ifName);
     integrationSyncer_->deleteOwner(owner);
     pods_.erase(owner);
+    podNames_.erase(owner);
+    reconcileEgress();
     if (auto synced = integrationSyncer_->sync(); !synced) return synced;
     if (config_.datapathType == DatapathType::kNetdev) (void)guard_->unguard(attachment.hostIfName);
     auto deleted = ovsdb_->deletePort(config_.integrationBridge, attachment.hostIfName);
@@ -487,6 +600,7 @@ Result<void> Agent::run() {
   reconnectsSeen_ = integrationSyncer_->counters().reconnects +
                     (physicalSyncer_ ? physicalSyncer_->counters().reconnects : 0);
   loop_.every(kPollPeriod, [this] { pollOvs(); });
+  startEgressInformers();
   startLivenessReports();
   ready_ = true;
   SLUICE_LOG(kInfo, "agent") << "ready: " << pods_.size() << " pods, " << remoteNodes_.size()

@@ -6,11 +6,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "agent/agent_config.h"
 #include "agent/cni_server.h"
 #include "agent/cni_service.h"
+#include "agent/features/egress.h"
 #include "agent/features/pod_network.h"
 #include "agent/ingress_guard.h"
 #include "agent/liveness_reporter.h"
@@ -67,6 +69,9 @@ class Agent : public PodDatapath {
   void applyTcpSequenceCheckSetting();
   void pollOvs();
   void startLivenessReports();
+  void startEgressInformers();
+  void reconcileEgress();
+  void sendGratuitousArp(Ipv4 egressIp) const;
   void clearFlowRestoreWait();
   Result<void> syncAll();
 
@@ -82,7 +87,13 @@ class Agent : public PodDatapath {
   std::unique_ptr<ofrules::FlowSyncer> physicalSyncer_;
   ofrules::Pipeline pipeline_;
   BootstrapResult bootstrap_;
-  std::map<std::string, features::LocalPod> pods_;            // by flow owner
+  std::map<std::string, features::LocalPod> pods_;                       // by flow owner
+  std::map<std::string, std::pair<std::string, std::string>> podNames_;  // owner -> namespace, name
+  std::unique_ptr<kube::Informer> egressInformer_;
+  std::unique_ptr<kube::Informer> namespaceInformer_;
+  std::unique_ptr<kube::Informer> podInformer_;
+  std::set<Ipv4> heldEgressIps_;
+  std::atomic<bool> fenced_{true};
   std::map<std::string, std::pair<Ipv4, Cidr>> remoteNodes_;  // by node name: node IP, podCIDR
   std::vector<Cidr> clusterCidrs_;
   NetlinkInterfaceOps interfaces_;

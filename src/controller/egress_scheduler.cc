@@ -29,8 +29,7 @@ std::vector<const EgressModel*> byAge(const std::vector<EgressModel>& egresses) 
 
 class Allocator {
  public:
-  Allocator(const std::vector<PoolModel>& pools, std::vector<Slot>& slots)
-      : slots_(slots) {
+  Allocator(const std::vector<PoolModel>& pools, std::vector<Slot>& slots) : slots_(slots) {
     for (const auto& pool : pools) pools_.emplace(pool.name, &pool);
   }
 
@@ -60,8 +59,9 @@ class Allocator {
   static void markAllocated(Slot& slot, Ipv4 ip) {
     slot.result->ip = ip;
     slot.result->allocationReason = "Allocated";
-    slot.result->allocationMessage = "allocated " + formatIpv4(ip) +
-                                     (slot.result->pool.empty() ? "" : " from " + slot.result->pool);
+    slot.result->allocationMessage =
+        "allocated " + formatIpv4(ip) +
+        (slot.result->pool.empty() ? "" : " from " + slot.result->pool);
   }
 
   static void fail(Slot& slot, std::string reason, std::string message) {
@@ -184,38 +184,52 @@ class Placer {
     const auto* previous = previousFor(slot);
     if (previous == nullptr) return false;
     auto node = nodes_.find(previous->node);
-    if (node == nodes_.end() || !eligible(*node->second, slot.request()) ||
-        !hasRoom(*node->second))
+    if (node == nodes_.end() || !eligible(*node->second, slot.request()) || !hasRoom(*node->second))
       return false;
     if (rebalance_ && load_[previous->node] >= fairShare(slot.request().pool)) return false;
     assign(slot, previous->node);
     return true;
   }
 
-  void place(Slot& slot) {
-    const NodeModel* best = nullptr;
-    auto rank = [&](const NodeModel& node) {
-      // Anti-affinity first: an Egress's IPs go to different nodes while there are any.
-      const bool sibling = egressNodes_[slot.egress].contains(node.name);
-      auto load = load_.find(node.name);
-      return std::make_tuple(sibling, load == load_.end() ? 0 : load->second, node.name);
-    };
-    bool anyEligible = false;
-    // Only the pool's own nodes are candidates; walking every node per IP would not scale.
-    const auto& poolName = slot.request().pool;
+  // The live-or-not nodes of a pool (all nodes for no pool), looked up once per pool, not once
+  // per slot: walking every node per IP, or a name lookup per candidate, would not scale.
+  const std::vector<const NodeModel*>& candidatesFor(const std::string& poolName) {
+    auto [entry, inserted] = candidates_.try_emplace(poolName);
+    if (!inserted) return entry->second;
     const auto pool = pools_.find(poolName);
-    std::vector<const NodeModel*> candidates;
     if (poolName.empty()) {
-      for (const auto& entry : nodes_) candidates.push_back(entry.second);
+      for (const auto& node : nodes_) entry->second.push_back(node.second);
     } else if (pool != pools_.end()) {
       for (const auto& name : pool->second->eligibleNodes)
-        if (auto node = nodes_.find(name); node != nodes_.end()) candidates.push_back(node->second);
+        if (auto node = nodes_.find(name); node != nodes_.end())
+          entry->second.push_back(node->second);
     }
-    for (const NodeModel* node : candidates) {
+    return entry->second;
+  }
+
+  void place(Slot& slot) {
+    const NodeModel* best = nullptr;
+    std::tuple<bool, int, const std::string*> bestRank{};
+    bool anyEligible = false;
+    const auto& siblings = egressNodes_[slot.egress];
+    for (const NodeModel* node : candidatesFor(slot.request().pool)) {
       if (!node->alive) continue;
       anyEligible = true;
-      if (!hasRoom(*node)) continue;
-      if (best == nullptr || rank(*node) < rank(*best)) best = node;
+      auto loadEntry = load_.find(node->name);
+      const int load = loadEntry == load_.end() ? 0 : loadEntry->second;
+      if (load >= node->capacity) continue;
+      // Anti-affinity first: an Egress's IPs go to different nodes while there are any; then
+      // the least loaded; then the name, so ties break the same way every time.
+      const std::tuple<bool, int, const std::string*> rank{siblings.contains(node->name), load,
+                                                           &node->name};
+      auto less = [](const auto& a, const auto& b) {
+        return std::tie(std::get<0>(a), std::get<1>(a), *std::get<2>(a)) <
+               std::tie(std::get<0>(b), std::get<1>(b), *std::get<2>(b));
+      };
+      if (best == nullptr || less(rank, bestRank)) {
+        best = node;
+        bestRank = rank;
+      }
     }
     if (best != nullptr) {
       assign(slot, best->name);
@@ -251,6 +265,7 @@ class Placer {
   std::unordered_map<std::string, const PoolModel*> pools_;
   std::map<std::string, int> load_;
   std::map<std::string, int> fairShares_;
+  std::unordered_map<std::string, std::vector<const NodeModel*>> candidates_;
   std::unordered_map<const EgressModel*, std::set<std::string>> egressNodes_;
   bool rebalance_ = false;
 };
@@ -266,8 +281,10 @@ void markUnplacedAllocations(std::vector<Slot>& slots) {
 std::map<std::string, PoolUsage> poolUsage(const std::vector<PoolModel>& pools,
                                            const std::vector<Slot>& slots) {
   std::map<std::string, PoolUsage> usage;
+  std::unordered_map<std::string, const PoolModel*> byName;  // not a scan of all pools per slot
   for (const auto& pool : pools) {
     auto& entry = usage[pool.name];
+    byName[pool.name] = &pool;
     for (const auto& range : pool.ranges) entry.total += range.size();
   }
   for (const auto& slot : slots) {
@@ -275,11 +292,8 @@ std::map<std::string, PoolUsage> poolUsage(const std::vector<PoolModel>& pools,
     auto it = usage.find(slot.result->pool);
     if (it == usage.end()) continue;
     ++it->second.used;
-    const PoolModel* pool = nullptr;
-    for (const auto& candidate : pools)
-      if (candidate.name == slot.result->pool) pool = &candidate;
-    if (pool != nullptr && !pool->contains(*slot.result->ip))
-      it->second.outsideRanges.push_back(*slot.result->ip);
+    const PoolModel* pool = byName.at(slot.result->pool);
+    if (!pool->contains(*slot.result->ip)) it->second.outsideRanges.push_back(*slot.result->ip);
   }
   return usage;
 }

@@ -72,10 +72,10 @@ struct SchedulerInput {
 struct SlotResult {
   std::optional<Ipv4> ip;
   std::string pool;
-  std::string node;  // empty: not placed
-  std::string allocationReason;   // "Allocated" or why not
+  std::string node;              // empty: not placed
+  std::string allocationReason;  // "Allocated" or why not
   std::string allocationMessage;
-  std::string assignmentReason;   // "Assigned" or why not
+  std::string assignmentReason;  // "Assigned" or why not
   std::string assignmentMessage;
   bool allocated() const { return ip.has_value(); }
   bool assigned() const { return !node.empty(); }

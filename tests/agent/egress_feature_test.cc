@@ -18,21 +18,25 @@ using nlohmann::json;
 using namespace sluice::ofrules;
 
 json listing1(const std::string& node) {
-  return {{"apiVersion", "crd.antrea.io/v1beta1"},
-          {"kind", "Egress"},
-          {"metadata", {{"name", "egress-prod-web"}, {"creationTimestamp", "2026-11-26T08:00:00Z"}}},
-          {"spec",
-           {{"appliedTo",
-             {{"namespaceSelector", {{"matchLabels", {{"env", "prod"}}}}},
-              {"podSelector", {{"matchLabels", {{"role", "web"}}}}}}},
-            {"egressIP", "10.10.0.8"},
-            {"externalIPPool", "prod-external-ip-pool"}}},
-          {"status", {{"egressIP", "10.10.0.8"}, {"egressNode", node}}}};
+  return {
+      {"apiVersion", "crd.antrea.io/v1beta1"},
+      {"kind", "Egress"},
+      {"metadata", {{"name", "egress-prod-web"}, {"creationTimestamp", "2026-11-26T08:00:00Z"}}},
+      {"spec",
+       {{"appliedTo",
+         {{"namespaceSelector", {{"matchLabels", {{"env", "prod"}}}}},
+          {"podSelector", {{"matchLabels", {{"role", "web"}}}}}}},
+        {"egressIP", "10.10.0.8"},
+        {"externalIPPool", "prod-external-ip-pool"}}},
+      {"status", {{"egressIP", "10.10.0.8"}, {"egressNode", node}}}};
 }
 
 struct Fixture {
   Pipeline pipeline;
-  NodeNetwork node{"node01", *parseIpv4("10.10.2.1"), *parseCidr("10.244.1.0/24"), "02:00:00:00:01:01",
+  NodeNetwork node{"node01",
+                   *parseIpv4("10.10.2.1"),
+                   *parseCidr("10.244.1.0/24"),
+                   "02:00:00:00:01:01",
                    {*parseCidr("10.244.0.0/16")}};
   EgressInputs inputs;
   Fixture() {
@@ -77,7 +81,8 @@ TEST_CASE("Listing 1 selects prod web pods only and tunnels them to the egress n
   CHECK(flows->physical.empty());
 }
 
-TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the floating MAC", "[unit]") {
+TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the floating MAC",
+          "[unit]") {
   Fixture fixture;
   fixture.inputs.policies = {*decodeEgressPolicy(listing1("node01"))};
   auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
@@ -97,7 +102,8 @@ TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the float
   CHECK(has(fixture.lines(*flows), {"nw_src=10.244.1.5", "actions=drop"}));
 }
 
-TEST_CASE("the oldest Egress wins a pod; destination and excluded CIDRs order by specificity", "[unit]") {
+TEST_CASE("the oldest Egress wins a pod; destination and excluded CIDRs order by specificity",
+          "[unit]") {
   Fixture fixture;
   auto older = *decodeEgressPolicy(listing1("node02"));
   auto newerJson = listing1("node01");
@@ -125,7 +131,8 @@ TEST_CASE("the oldest Egress wins a pod; destination and excluded CIDRs order by
   CHECK_FALSE(has(fixture.lines(flows), {"priority=100,"}));  // no catch-all when CIDRs are given
 }
 
-TEST_CASE("a multi-IP Egress spreads pods over its IPs; an unplaced Egress fails closed", "[unit]") {
+TEST_CASE("a multi-IP Egress spreads pods over its IPs; an unplaced Egress fails closed",
+          "[unit]") {
   EgressPolicy policy;
   policy.name = "multi";
   policy.podSelector = *kube::parseLabelSelector(json::object(), "spec.appliedTo.podSelector");
@@ -173,7 +180,8 @@ TEST_CASE("ovs-ofctl parses every egress flow", "[ovs]") {
   }
   std::array<char, 4096> buffer{};
   std::string output;
-  FILE* pipe = ::popen(("ovs-ofctl -O OpenFlow15 parse-flows " + path + " 2>&1; echo rc=$?").c_str(), "r");
+  FILE* pipe =
+      ::popen(("ovs-ofctl -O OpenFlow15 parse-flows " + path + " 2>&1; echo rc=$?").c_str(), "r");
   while (pipe && std::fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
   if (pipe) ::pclose(pipe);
   ::unlink(path.c_str());

@@ -42,7 +42,10 @@ TEST_CASE("a well-formed ADD parses with the pod's identity from CNI_ARGS", "[un
 TEST_CASE("podman's CNI_ARGS without a namespace still parse", "[unit]") {
   auto environment = addEnvironment();
   environment["CNI_ARGS"] = "IgnoreUnknown=1;K8S_POD_NAME=box";
-  const auto& request = std::get<Request>(parseRequest(environment, kConfig));
+  const auto parsed =
+      parseRequest(environment, kConfig);  // keep the variant: get<> returns into it
+  REQUIRE(std::holds_alternative<Request>(parsed));
+  const auto& request = std::get<Request>(parsed);
   CHECK(request.podName() == "box");
   CHECK(request.podNamespace().empty());
 }

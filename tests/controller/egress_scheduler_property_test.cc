@@ -12,7 +12,9 @@ namespace {
 using namespace testing;
 
 SchedulerInput randomInput(std::mt19937& random) {
-  auto pick = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(random); };
+  auto pick = [&](int low, int high) {
+    return std::uniform_int_distribution<int>(low, high)(random);
+  };
   SchedulerInput input;
   const int nodeCount = pick(1, 8);
   for (int n = 0; n < nodeCount; ++n)
@@ -32,7 +34,8 @@ SchedulerInput randomInput(std::mt19937& random) {
     EgressModel egress{"egress" + std::to_string(e), pick(0, 1000), {}, {}};
     const int slotCount = pick(1, 3);
     for (int s = 0; s < slotCount; ++s) {
-      SlotRequest request{std::nullopt, "pool" + std::to_string(pick(0, poolCount))};  // may be missing
+      SlotRequest request{std::nullopt,
+                          "pool" + std::to_string(pick(0, poolCount))};  // may be missing
       if (pick(0, 4) == 0) request.staticIp = ip("10.10.0.0") + static_cast<Ipv4>(pick(0, 40));
       egress.slots.push_back(request);
     }
@@ -97,7 +100,8 @@ TEST_CASE("scheduler invariants hold on random inputs and node failures", "[unit
     for (const auto& candidate : input.nodes)
       if (candidate.alive) live.push_back(candidate.name);
     if (live.empty()) continue;
-    const auto victim = live[std::uniform_int_distribution<std::size_t>(0, live.size() - 1)(random)];
+    const auto victim =
+        live[std::uniform_int_distribution<std::size_t>(0, live.size() - 1)(random)];
     for (auto& candidate : input.nodes)
       if (candidate.name == victim) candidate.alive = false;
     const auto after = schedule(input);

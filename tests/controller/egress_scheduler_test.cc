@@ -143,7 +143,8 @@ TEST_CASE("the rebalance option moves IPs back onto a recovered node", "[unit]")
   SchedulerInput input;
   input.pools = {PoolModel{"pool", {range("10.0.0.1", "10.0.0.9")}, {"a", "b"}}};
   input.nodes = {node("a"), node("b", 100, false)};
-  for (int i = 0; i < 4; ++i) input.egresses.push_back(poolEgress("e" + std::to_string(i), i, "pool"));
+  for (int i = 0; i < 4; ++i)
+    input.egresses.push_back(poolEgress("e" + std::to_string(i), i, "pool"));
   auto output = schedule(input);
   CHECK(output.nodeLoad.at("a") == 4);
   carryOver(input, output);

@@ -49,7 +49,8 @@ bool selects(const EgressPolicy& policy, const EgressPod& pod,
   if (!policy.namespaceSelector && !policy.podSelector) return false;
   if (policy.namespaceSelector) {
     auto labels = namespaceLabels.find(pod.namespaceName);
-    if (!kube::matches(*policy.namespaceSelector, labels == namespaceLabels.end() ? kube::Labels{} : labels->second))
+    if (!kube::matches(*policy.namespaceSelector,
+                       labels == namespaceLabels.end() ? kube::Labels{} : labels->second))
       return false;
   }
   return !policy.podSelector || kube::matches(*policy.podSelector, pod.labels);
@@ -72,8 +73,8 @@ std::uint32_t egressTunnelId(Ipv4 egressIp) { return egressIp & 0xffffff; }
 
 std::string floatingMac(Ipv4 egressIp) {
   char mac[18];
-  std::snprintf(mac, sizeof mac, "02:5c:%02x:%02x:%02x:%02x", (egressIp >> 24) & 0xff, (egressIp >> 16) & 0xff,
-                (egressIp >> 8) & 0xff, egressIp & 0xff);
+  std::snprintf(mac, sizeof mac, "02:5c:%02x:%02x:%02x:%02x", (egressIp >> 24) & 0xff,
+                (egressIp >> 16) & 0xff, (egressIp >> 8) & 0xff, egressIp & 0xff);
   return mac;
 }
 
@@ -82,18 +83,21 @@ Result<EgressPolicy> decodeEgressPolicy(const json& egress) {
   const auto metadata = egress.value("metadata", json::object());
   policy.name = metadata.value("name", "");
   if (auto created = kube::parseTime(metadata.value("creationTimestamp", ""))) {
-    policy.creationOrder = std::chrono::duration_cast<std::chrono::seconds>(created->time_since_epoch()).count();
+    policy.creationOrder =
+        std::chrono::duration_cast<std::chrono::seconds>(created->time_since_epoch()).count();
   }
   const auto spec = egress.value("spec", json::object());
   const auto appliedTo = spec.value("appliedTo", json::object());
   const std::string where = "Egress " + policy.name + ": ";
   if (appliedTo.contains("namespaceSelector") && !appliedTo["namespaceSelector"].is_null()) {
-    auto selector = kube::parseLabelSelector(appliedTo["namespaceSelector"], "spec.appliedTo.namespaceSelector");
+    auto selector = kube::parseLabelSelector(appliedTo["namespaceSelector"],
+                                             "spec.appliedTo.namespaceSelector");
     if (!selector) return makeError(where + selector.error().message);
     policy.namespaceSelector = *selector;
   }
   if (appliedTo.contains("podSelector") && !appliedTo["podSelector"].is_null()) {
-    auto selector = kube::parseLabelSelector(appliedTo["podSelector"], "spec.appliedTo.podSelector");
+    auto selector =
+        kube::parseLabelSelector(appliedTo["podSelector"], "spec.appliedTo.podSelector");
     if (!selector) return makeError(where + selector.error().message);
     policy.podSelector = *selector;
   }
@@ -127,7 +131,8 @@ std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, con
   return placed[fnv(pod.namespaceName + "/" + pod.name) % placed.size()];
 }
 
-Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& node, const EgressInputs& inputs) {
+Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& node,
+                                const EgressInputs& inputs) {
   EgressFlows out;
   std::vector<Result<Flow>> flows;
   std::vector<const EgressPolicy*> byAge;
@@ -148,31 +153,46 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
     const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress:" + chosen->name);
     const auto assignment = chooseAssignment(*chosen, pod);
     for (const auto& excluded : chosen->excluded)
-      flows.push_back(flow(pipeline, Table::kEgressMark, static_cast<std::uint16_t>(300 + excluded.prefix), cookie)
-                          .matchProtocol(Protocol::kIp).matchIpSrc(text(pod.ip)).matchIpDst(excluded.toString())
-                          .gotoTable(Table::kSnat).build());
-    const auto destinations = chosen->destinations.empty() ? std::vector<Cidr>{Cidr{0, 0}} : chosen->destinations;
+      flows.push_back(flow(pipeline, Table::kEgressMark,
+                           static_cast<std::uint16_t>(300 + excluded.prefix), cookie)
+                          .matchProtocol(Protocol::kIp)
+                          .matchIpSrc(text(pod.ip))
+                          .matchIpDst(excluded.toString())
+                          .gotoTable(Table::kSnat)
+                          .build());
+    const auto destinations =
+        chosen->destinations.empty() ? std::vector<Cidr>{Cidr{0, 0}} : chosen->destinations;
     for (const auto& destination : destinations) {
-      auto builder = flow(pipeline, Table::kEgressMark, static_cast<std::uint16_t>(100 + destination.prefix), cookie);
+      auto builder = flow(pipeline, Table::kEgressMark,
+                          static_cast<std::uint16_t>(100 + destination.prefix), cookie);
       builder.matchProtocol(Protocol::kIp).matchIpSrc(text(pod.ip));
       if (destination.prefix > 0) builder.matchIpDst(destination.toString());
       if (!assignment) {
-        out.problems.push_back("Egress " + chosen->name + " has no egress IP on a node yet: pod " + pod.namespaceName + "/" +
-                               pod.name + " sends nothing outside the cluster until it has one");
+        out.problems.push_back("Egress " + chosen->name + " has no egress IP on a node yet: pod " +
+                               pod.namespaceName + "/" + pod.name +
+                               " sends nothing outside the cluster until it has one");
         flows.push_back(builder.drop().build());
       } else if (assignment->node == node.nodeName) {
         if (inputs.fenced) {
           flows.push_back(builder.drop().build());
         } else {
-          flows.push_back(builder.load(kEgressId, egressTunnelId(assignment->ip)).loadMark(kSnatHere)
-                              .gotoTable(Table::kSnat).build());
+          flows.push_back(builder.load(kEgressId, egressTunnelId(assignment->ip))
+                              .loadMark(kSnatHere)
+                              .gotoTable(Table::kSnat)
+                              .build());
         }
-      } else if (auto remote = inputs.nodeIps.find(assignment->node); remote != inputs.nodeIps.end()) {
-        flows.push_back(builder.setTunnelDst(text(remote->second)).setTunnelId(egressTunnelId(assignment->ip))
-                            .modDlDst(kGlobalVirtualMac).load(kTargetOfPort, kTunnelOfPort).loadMark(kOfPortFound)
-                            .gotoTable(Table::kConntrackCommit).build());
+      } else if (auto remote = inputs.nodeIps.find(assignment->node);
+                 remote != inputs.nodeIps.end()) {
+        flows.push_back(builder.setTunnelDst(text(remote->second))
+                            .setTunnelId(egressTunnelId(assignment->ip))
+                            .modDlDst(kGlobalVirtualMac)
+                            .load(kTargetOfPort, kTunnelOfPort)
+                            .loadMark(kOfPortFound)
+                            .gotoTable(Table::kConntrackCommit)
+                            .build());
       } else {
-        out.problems.push_back("Egress " + chosen->name + ": node " + assignment->node + " is unknown here");
+        out.problems.push_back("Egress " + chosen->name + ": node " + assignment->node +
+                               " is unknown here");
         flows.push_back(builder.drop().build());
       }
     }
@@ -187,7 +207,8 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
       const auto id = egressTunnelId(assignment.ip);
       if (auto clash = ids.find(id); clash != ids.end() && clash->second != assignment.ip) {
         out.problems.push_back("egress IPs " + text(clash->second) + " and " + text(assignment.ip) +
-                               " share tunnel ID " + std::to_string(id) + " on this node; " + text(assignment.ip) +
+                               " share tunnel ID " + std::to_string(id) + " on this node; " +
+                               text(assignment.ip) +
                                " is not served here (move one of them to another node)");
         continue;
       }
@@ -195,26 +216,43 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
       out.heldIps.push_back(assignment.ip);
       const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress-ip:" + text(assignment.ip));
       const auto ip = text(assignment.ip);
-      flows.push_back(flow(pipeline, Table::kEgressMark, 200, cookie).matchProtocol(Protocol::kIp).matchMark(kFromTunnel)
-                          .matchTunnelId(id).load(kEgressId, id).loadMark(kSnatHere).gotoTable(Table::kSnat).build());
-      flows.push_back(flow(pipeline, Table::kSnat, 210, cookie).matchProtocol(Protocol::kIp).matchMark(kSnatHere)
-                          .matchField(kEgressId, id)
-                          .ct(CtAction().commit().zone(kSnatCtZone).natSrc(ip).loadMark(kCtEgressSnatMark))
-                          .modDlDst(node.gatewayMac).output(kGatewayOfPort).build());
-      flows.push_back(flow(pipeline, Table::kUnSnat, 200, cookie).matchProtocol(Protocol::kIp).matchMark(kFromUplink)
-                          .matchIpDst(ip).ct(CtAction().zone(kSnatCtZone).nat().table(Table::kL3Forwarding)).build());
+      flows.push_back(flow(pipeline, Table::kEgressMark, 200, cookie)
+                          .matchProtocol(Protocol::kIp)
+                          .matchMark(kFromTunnel)
+                          .matchTunnelId(id)
+                          .load(kEgressId, id)
+                          .loadMark(kSnatHere)
+                          .gotoTable(Table::kSnat)
+                          .build());
+      flows.push_back(
+          flow(pipeline, Table::kSnat, 210, cookie)
+              .matchProtocol(Protocol::kIp)
+              .matchMark(kSnatHere)
+              .matchField(kEgressId, id)
+              .ct(CtAction().commit().zone(kSnatCtZone).natSrc(ip).loadMark(kCtEgressSnatMark))
+              .modDlDst(node.gatewayMac)
+              .output(kGatewayOfPort)
+              .build());
+      flows.push_back(flow(pipeline, Table::kUnSnat, 200, cookie)
+                          .matchProtocol(Protocol::kIp)
+                          .matchMark(kFromUplink)
+                          .matchIpDst(ip)
+                          .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kL3Forwarding))
+                          .build());
       const auto mac = floatingMac(assignment.ip);
       const auto phyCookie = cookie.encode();
       const auto uplink = std::to_string(kUplinkOfPort);
-      out.physical.push_back(Flow{0, 220, "arp,in_port=" + uplink + ",arp_op=1,arp_tpa=" + ip,
-                                  "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:" + mac +
-                                      ",load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-                                      "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:" + mac +
-                                      "->arp_sha,set_field:" + ip + "->arp_spa,IN_PORT",
-                                  phyCookie});
-      out.physical.push_back(Flow{0, 220, "ip,in_port=LOCAL,nw_src=" + ip, "mod_dl_src:" + mac + ",output:" + uplink, phyCookie});
       out.physical.push_back(
-          Flow{0, 220, "ip,in_port=" + uplink + ",nw_dst=" + ip, "output:" + std::to_string(kPhyPatchOfPort), phyCookie});
+          Flow{0, 220, "arp,in_port=" + uplink + ",arp_op=1,arp_tpa=" + ip,
+               "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:" + mac +
+                   ",load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+                   "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:" +
+                   mac + "->arp_sha,set_field:" + ip + "->arp_spa,IN_PORT",
+               phyCookie});
+      out.physical.push_back(Flow{0, 220, "ip,in_port=LOCAL,nw_src=" + ip,
+                                  "mod_dl_src:" + mac + ",output:" + uplink, phyCookie});
+      out.physical.push_back(Flow{0, 220, "ip,in_port=" + uplink + ",nw_dst=" + ip,
+                                  "output:" + std::to_string(kPhyPatchOfPort), phyCookie});
     }
   }
   auto collected = collectFlows(std::move(flows));

@@ -46,9 +46,9 @@ struct EgressPod {
 
 struct EgressInputs {
   std::vector<EgressPolicy> policies;
-  std::vector<EgressPod> pods;                         // this node's pods
+  std::vector<EgressPod> pods;                          // this node's pods
   std::map<std::string, kube::Labels> namespaceLabels;  // by namespace name
-  std::map<std::string, Ipv4> nodeIps;                 // every node's InternalIP, by name
+  std::map<std::string, Ipv4> nodeIps;                  // every node's InternalIP, by name
   bool fenced = false;  // the controller cannot hear us: hold no egress IP
 };
 
