@@ -257,7 +257,8 @@ void Agent::loadClusterCache() {
   if (!in) return;
   std::map<std::string, std::pair<Ipv4, Cidr>> remotes;
   try {
-    for (const auto& [name, entry] : nlohmann::json::parse(in).items()) {
+    const auto saved = nlohmann::json::parse(in);  // named: items() must not outlive it
+    for (const auto& [name, entry] : saved.items()) {
       const auto nodeIp = parseIpv4(entry.at("nodeIP").get<std::string>());
       const auto podCidr = parseCidr(entry.at("podCIDR").get<std::string>());
       if (nodeIp && podCidr) remotes[name] = {*nodeIp, *podCidr};
@@ -354,10 +355,18 @@ void Agent::startLivenessReports() {
       .reportInterval = std::chrono::milliseconds(config_.reportIntervalMs),
       .fencingTimeout = std::chrono::milliseconds(config_.fencingTimeoutMs),
       .onFenced =
-          [] {
-            SLUICE_LOG(kWarning, "liveness") << "fenced: no report reached the controller in time";
+          [this] {
+            SLUICE_LOG(kWarning, "liveness")
+                << "fenced: no report reached the controller in time; dropping egress IPs";
+            fenced_ = true;
+            loop_.post([this] { reconcileEgress(); });
           },
-      .onUnfenced = [] { SLUICE_LOG(kInfo, "liveness") << "the controller hears this node"; }});
+      .onUnfenced =
+          [this] {
+            SLUICE_LOG(kInfo, "liveness") << "the controller hears this node";
+            fenced_ = false;
+            loop_.post([this] { reconcileEgress(); });
+          }});
   if (auto started = liveness_->start(); !started)
     SLUICE_LOG(kWarning, "agent") << "liveness reports: " << started.error().message;
 }
@@ -414,6 +423,10 @@ void Agent::reconcileEgress() {
     return;
   }
   for (const auto& problem : flows->problems) SLUICE_LOG(kDebug, "egress") << problem;
+  SLUICE_LOG(kDebug, "egress") << inputs.policies.size() << " Egresses, " << inputs.pods.size()
+                               << " local pods, " << flows->integration.size() << " flows, "
+                               << flows->heldIps.size() << " IPs held"
+                               << (inputs.fenced ? " (fenced)" : "");
   (void)integrationSyncer_->setFlows("egress", flows->integration);
   if (physicalSyncer_) (void)physicalSyncer_->setFlows("egress-phy", flows->physical);
   if (auto synced = syncAll(); !synced)
@@ -464,6 +477,12 @@ void Agent::sendGratuitousArp(Ipv4 egressIp) const {
 }
 
 void Agent::pollOvs() {
+  // The informers' initial adds arrive before they report synced; reconcile once they all have.
+  if (!egressSynced_ && egressInformer_ && egressInformer_->hasSynced() &&
+      namespaceInformer_->hasSynced() && podInformer_->hasSynced()) {
+    egressSynced_ = true;
+    reconcileEgress();
+  }
   (void)integrationSyncer_->poll();
   if (physicalSyncer_) (void)physicalSyncer_->poll();
   const auto reconnects = integrationSyncer_->counters().reconnects +

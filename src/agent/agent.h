@@ -94,6 +94,7 @@ class Agent : public PodDatapath {
   std::unique_ptr<kube::Informer> podInformer_;
   std::set<Ipv4> heldEgressIps_;
   std::atomic<bool> fenced_{true};
+  bool egressSynced_ = false;
   std::map<std::string, std::pair<Ipv4, Cidr>> remoteNodes_;  // by node name: node IP, podCIDR
   std::vector<Cidr> clusterCidrs_;
   NetlinkInterfaceOps interfaces_;
