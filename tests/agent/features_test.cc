@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/features/pod_network.h"
+#include "ofctl_oracle.h"
 #include "ofrules/flow_builder.h"
 
 namespace sluice::agent::features {
@@ -83,22 +84,15 @@ TEST_CASE("pod cookies name their feature and owner", "[unit]") {
 
 TEST_CASE("ovs-ofctl parses every pod-network flow", "[ovs]") {
   Fixture fixture;
-  const std::string path = "/tmp/sl-features-" + std::to_string(::getpid()) + ".flows";
-  {
-    std::ofstream out(path);
-    for (const auto& line : fixture.rendered()) out << line << "\n";
-    for (const auto& flow : physicalBridgeFlows(fixture.node, 6081))
-      out << renderFlow(flow) << "\n";
-  }
-  std::array<char, 4096> buffer{};
-  std::string output;
-  FILE* pipe =
-      ::popen(("ovs-ofctl -O OpenFlow15 parse-flows " + path + " 2>&1; echo rc=$?").c_str(), "r");
-  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
-  if (pipe) ::pclose(pipe);
-  ::unlink(path.c_str());
-  INFO(output);
-  CHECK(output.find("rc=0") != std::string::npos);
+  std::vector<Flow> flows;
+  for (const auto& part : {*nodeFlows(fixture.pipeline, fixture.node),
+                           *podFlows(fixture.pipeline, fixture.node, fixture.pod),
+                           *remoteNodeFlows(fixture.pipeline, fixture.node, fixture.remote),
+                           physicalBridgeFlows(fixture.node, 6081)})
+    flows.insert(flows.end(), part.begin(), part.end());
+  const auto verdict = testing::ofctlParses(flows);
+  INFO(verdict.output);
+  CHECK(verdict.accepted);
 }
 
 }  // namespace
