@@ -81,7 +81,8 @@ TEST_CASE("sluice-lab report --quick writes report.md with every section and val
       CHECK(std::regex_search(body, number));
   }
   const auto machine = section(page, "Machine");
-  for (const char* row : {"| CPU |", "| Cores |", "| Memory |", "| Kernel |", "| OVS |", "| Date |"})
+  for (const char* row :
+       {"| CPU |", "| Cores |", "| Memory |", "| Kernel |", "| OVS |", "| Date |"})
     CHECK(machine.find(row) != std::string::npos);
   CHECK(machine.find("Open vSwitch") != std::string::npos);
   CHECK(page.find("n/a") == std::string::npos);
