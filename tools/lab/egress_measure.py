@@ -174,15 +174,17 @@ def first_arrival(probes, tag, src, after_ns):
     return found
 
 
+POOL_YAML = """apiVersion: crd.antrea.io/v1beta1
+kind: ExternalIPPool
+metadata: {name: bench-pool}
+spec:
+  ipRanges: [{start: 10.10.0.20, end: 10.10.0.29}]
+  nodeSelector: {matchLabels: {network-role: egress-gateway}}
+"""
+
+
 def egress_yaml(name, ip, selector):
     return f"""apiVersion: crd.antrea.io/v1beta1
-kind: ExternalIPPool
-metadata: {{name: bench-pool}}
-spec:
-  ipRanges: [{{start: 10.10.0.20, end: 10.10.0.29}}]
-  nodeSelector: {{matchLabels: {{network-role: egress-gateway}}}}
----
-apiVersion: crd.antrea.io/v1beta1
 kind: Egress
 metadata: {{name: {name}}}
 spec:
@@ -228,6 +230,10 @@ class Bench:
         self.lab.run("pod", "add", "tp-remote", "--node", "node01", "--labels", "bench=on")
         self.lab.run("pod", "add", "tp-local", "--node", "node02", "--labels", "bench=on")
         self.lab.run("pod", "add", "tp-direct", "--node", "node01")
+        pool_file = os.path.join(self.work, "pool.yml")
+        with open(pool_file, "w") as out:
+            out.write(POOL_YAML)
+        self.lab.kubectl("apply", "-f", pool_file)
         self.egress_file = os.path.join(self.work, "egress.yml")
         with open(self.egress_file, "w") as out:
             out.write(egress_yaml("bench", APPLY_IP, "bench: \"on\""))

@@ -122,6 +122,7 @@ set yrange [0:*]
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set xtics ('' 0)
+set bmargin 5
 unset key
 plot '{data}' using 1:3:xtic(2) with boxes lc rgb '#3b75af', \\
      '' using 1:3:(sprintf('%d', $3)) with labels offset 0,1 notitle
@@ -179,7 +180,7 @@ set output '{out}/failover.png'
 set multiplot layout {max(1, len(panels))},1
 set xlabel 'ms from the event (dashed line); shaded: the longest gap'
 set ylabel 'probe sequence number'
-set key top left
+set key bottom right
 """ + "".join(panels) + "unset multiplot\n", out, "failover")
 
 
