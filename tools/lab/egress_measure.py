@@ -204,7 +204,7 @@ class Bench:
         self.results = []  # (key, value) in print order
 
     def emit(self, key, value):
-        text = f"{value:.2f}" if isinstance(value, float) else str(value)
+        text = str(round(value, 3)) if isinstance(value, float) else str(value)
         self.results.append((key, text))
         print(f"BENCH egress.{key}={text}", flush=True)
 
