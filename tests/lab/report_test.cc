@@ -2,6 +2,7 @@
 // labs of its own and must leave a report.md with every section and its numbers, and real PNGs.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
