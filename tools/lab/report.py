@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -47,11 +48,19 @@ def run_streamed(command, log_path, env):
     output = []
     with open(log_path, "w") as log, subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as child:
+        # A SIGTERM to the report (a test's timeout) reaches the measurement, which then tears
+        # its lab down, and the report stops once it has.
+        def forward(signum, _frame):
+            child.send_signal(signum)
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
         for line in child.stdout:
             sys.stdout.write(line)
             sys.stdout.flush()
             log.write(line)
             output.append(line)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return child.returncode, "".join(output)
 
 
@@ -135,7 +144,8 @@ def plot_rtt(out):
     for kind, values in (("egress", egress), ("direct", direct)):
         cdf_file(values, os.path.join(out, "data", f"rtt-{kind}.cdf"))
     gnuplot(f"""set title 'Ping RTT from a pod on node01 to the external host (CDF)'
-set xlabel 'round-trip time (ms)'
+set xlabel 'round-trip time (ms, log scale: the tail matters)'
+set logscale x
 set ylabel '% of pings'
 set yrange [0:100]
 set key bottom right
