@@ -177,11 +177,20 @@ def plot_failover(out):
         with open(data, "w") as file:
             for r in rows:
                 file.write(f"{r[0]} {int(r[1]) - base} {r[2]}\n")
+        # Probes that never arrived, drawn where they would have: between their neighbours.
+        lost = os.path.join(out, "data", f"timeline-{kind}-lost.dat")
+        good = [(float(r[0]), int(r[1]) - base) for r in rows if r[2] == "1"]
+        with open(lost, "w") as file:
+            file.write("# ms seq (interpolated)\n")
+            for (t0, s0), (t1, s1) in zip(good, good[1:]):
+                for seq in range(s0 + 1, s1):
+                    file.write(f"{t0 + (t1 - t0) * (seq - s0) / (s1 - s0):.2f} {seq}\n")
         panels.append(f"""set title 'Worst {title}: longest gap {end - start:.0f} ms'
 set object 1 rect from {start},graph 0 to {end},graph 1 fc rgb '#f5b7b1' fs solid 0.6 noborder behind
 set arrow 1 from 0,graph 0 to 0,graph 1 nohead lc rgb '#555555' dt 2
 plot '{data}' using 1:($3==1?$2:1/0) with points pt 7 ps 0.4 lc rgb '#3b75af' title 'probe received from the egress IP', \\
-     '{data}' using 1:($3==0?$2:1/0) with points pt 7 ps 0.8 lc rgb '#c0392b' title 'probe with a wrong source IP'
+     '{data}' using 1:($3==0?$2:1/0) with points pt 7 ps 0.8 lc rgb '#c0392b' title 'probe with a wrong source IP', \\
+     '{lost}' using 1:2 with points pt 2 ps 0.8 lc rgb '#e67e22' title 'probe lost (never received)'
 unset object 1
 unset arrow 1
 """)
