@@ -243,14 +243,17 @@ class Bench:
         stream = self.start_probes("probe", "apply", 0.005)
         wait_until("probes from node01's IP before any Egress", 10,
                    lambda: first_arrival(self.probes, "apply", NODE01_IP, 0))
-        effect, removal, kubectl_ms = [], [], []
+        effect, removal, kubectl_ms, after_return = [], [], [], []
         for _ in range(trials):
             start = now_ns()
             self.lab.kubectl("apply", "-f", self.egress_file)
-            kubectl_ms.append((now_ns() - start) / 1e6)
+            returned = now_ns()
+            kubectl_ms.append((returned - start) / 1e6)
             seen = wait_until("the first probe from the egress IP", 15,
                               lambda: first_arrival(self.probes, "apply", APPLY_IP, start))
             effect.append((seen - start) / 1e6)
+            # Negative when the datapath changed before kubectl had even exited.
+            after_return.append((seen - returned) / 1e6)
             start = now_ns()
             self.lab.kubectl("delete", "egress", "bench")
             seen = wait_until("probes from node01's IP after deleting the Egress", 15,
@@ -263,6 +266,8 @@ class Bench:
         self.emit("apply_to_effect_p50_ms", percentile(effect, 50))
         self.emit("apply_to_effect_p99_ms", percentile(effect, 99))
         self.emit("apply_kubectl_p50_ms", percentile(kubectl_ms, 50))
+        self.emit("apply_after_kubectl_exit_p50_ms", percentile(after_return, 50))
+        self.emit("apply_after_kubectl_exit_p99_ms", percentile(after_return, 99))
         self.emit("delete_to_effect_p50_ms", percentile(removal, 50))
         self.emit("delete_to_effect_p99_ms", percentile(removal, 99))
         # Leave the Egress applied for the phases that follow.

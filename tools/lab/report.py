@@ -367,7 +367,9 @@ def write_report(out, options, egress, podnet, duration):
         "first probe (5 ms stream) from the egress IP; the Egress is deleted between trials, and "
         "the time until probes leave with node01's IP again is measured too. It includes "
         "kubectl's own start-up and OpenAPI fetch (p50 of the apply command alone: "
-        f"{fmt(e('apply_kubectl_p50_ms'), 0)} ms).",
+        f"{fmt(e('apply_kubectl_p50_ms'), 0)} ms; the first SNATed probe arrived "
+        f"{fmt(e('apply_after_kubectl_exit_p50_ms'), 0)} ms after kubectl exited at p50 and "
+        f"{fmt(e('apply_after_kubectl_exit_p99_ms'), 0)} ms at p99, negative meaning before).",
         "",
         "| | Trials | p50 ms | p99 ms | min ms | max ms |",
         "| --- | --- | --- | --- | --- | --- |",
