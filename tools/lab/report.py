@@ -203,7 +203,7 @@ set key bottom right
 """ + "".join(panels) + "unset multiplot\n", out, "failover")
 
 
-def plot_cdf(out, name, title, xlabel, series):
+def plot_cdf(out, name, title, xlabel, series, ylabel="% of trials"):
     lines = []
     for file_name, label, colour in series:
         values = read_numbers(os.path.join(out, "data", file_name))
@@ -215,7 +215,7 @@ def plot_cdf(out, name, title, xlabel, series):
                      f"title '{label}'")
     gnuplot(f"""set title '{title}'
 set xlabel '{xlabel}'
-set ylabel '% of trials'
+set ylabel '{ylabel}'
 set yrange [0:100]
 set xrange [0:*]
 set key bottom right
@@ -454,7 +454,7 @@ def main():
                                            "#3b75af")])
     plot_cdf(out, "cni", "sluice-cni latency per pod (CDF)", "ms",
              [("cni-add.txt", "ADD", "#c0392b"), ("cni-del.txt", "DEL", "#3b75af"),
-              ("cni-exec.txt", "VERSION (fork+exec floor)", "#7f8c8d")])
+              ("cni-exec.txt", "VERSION (fork+exec floor)", "#7f8c8d")], ylabel="% of pods")
     write_report(out, options, egress, podnet,
                  (datetime.datetime.now() - started).total_seconds())
     print(f"report: {out}/report.md")
