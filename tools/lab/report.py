@@ -19,6 +19,7 @@ import sys
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True  # importing egress_measure must not write into the source tree
 sys.path.insert(0, HERE)
 from egress_measure import percentile  # noqa: E402  (one definition of the statistic)
 
