@@ -458,6 +458,8 @@ void Agent::startLivenessReports() {
 }
 
 void Agent::startEgressInformers() {
+  events_ = std::make_unique<AgentEvents>(
+      *client_, kube::EventRecorderOptions{.component = "sluice-agent", .host = config_.nodeName});
   auto onChange = kube::EventHandlers{
       .onAdd = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileEgress(); }); },
       .onUpdate = [this](const kube::ObjectPtr&,
@@ -517,7 +519,7 @@ void Agent::reconcileEgress() {
     SLUICE_LOG(kError, "egress") << flows.error().message;
     return;
   }
-  for (const auto& problem : flows->problems) SLUICE_LOG(kDebug, "egress") << problem;
+  reportEgressProblems(flows->problems);
   SLUICE_LOG(kDebug, "egress") << inputs.policies.size() << " Egresses, " << inputs.pods.size()
                                << " local pods, " << flows->integration.size() << " flows, "
                                << flows->heldIps.size() << " IPs held, " << flows->passiveIps.size()
@@ -545,6 +547,24 @@ void Agent::reconcileEgress() {
   heldEgressIps_ = held;
   servedEgressIps_ = served;
   saveEgressCache(*flows);
+}
+
+void Agent::reportEgressProblems(const std::vector<features::EgressProblem>& problems) {
+  // Each warning once while it lasts: a reconcile runs on every pod or Egress change.
+  std::set<features::EgressProblem> now;
+  for (const auto& problem : problems) {
+    if (!problem.warning) {
+      SLUICE_LOG(kDebug, "egress") << problem.message;
+      continue;
+    }
+    now.insert(problem);
+    if (reportedProblems_.contains(problem)) continue;
+    SLUICE_LOG(kWarning, "egress") << problem.message;
+    if (!events_) continue;
+    if (auto egress = egressInformer_->get(problem.egress))
+      events_->record(*egress, kube::EventType::kWarning, problem.reason, problem.message);
+  }
+  reportedProblems_ = std::move(now);
 }
 
 void Agent::sendGratuitousArp(Ipv4 egressIp) const {

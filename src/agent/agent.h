@@ -10,6 +10,7 @@
 #include <string>
 
 #include "agent/agent_config.h"
+#include "agent/agent_events.h"
 #include "agent/cni_server.h"
 #include "agent/cni_service.h"
 #include "agent/features/egress.h"
@@ -74,6 +75,7 @@ class Agent : public PodDatapath {
   void sendGratuitousArp(Ipv4 egressIp) const;
   void flushEgressConntrack(Ipv4 egressIp) const;
   void loadEgressCache();
+  void reportEgressProblems(const std::vector<features::EgressProblem>& problems);
   void saveEgressCache(const features::EgressFlows& flows);
   // Runs `ovs-appctl -t <this node's ovs-vswitchd> ARGUMENTS`; whether it succeeded.
   bool ovsAppctl(const std::string& arguments) const;
@@ -102,7 +104,9 @@ class Agent : public PodDatapath {
   features::HandoversSeen handoversSeen_;
   features::HandoverTiming handoverTiming_;
   std::optional<features::HandoverClock::time_point> handoverWake_;
-  std::string savedEgressCache_;     // what egress-flows.json holds
+  std::string savedEgressCache_;  // what egress-flows.json holds
+  std::unique_ptr<AgentEvents> events_;
+  std::set<features::EgressProblem> reportedProblems_;
   std::atomic<bool> fenced_{false};  // see startLivenessReports()
   std::atomic<bool> heard_{false};   // the controller has answered a report since the start
   bool egressSynced_ = false;

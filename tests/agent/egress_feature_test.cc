@@ -230,7 +230,36 @@ TEST_CASE("a multi-IP Egress spreads pods over its IPs; an unplaced Egress fails
   fixture.inputs.policies = {*decodeEgressPolicy(unplaced)};
   auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
   CHECK(has(fixture.lines(flows), {"nw_src=10.244.1.5", "actions=drop"}));
-  CHECK_FALSE(flows.problems.empty());
+  REQUIRE_FALSE(flows.problems.empty());
+  CHECK(flows.problems[0].reason == "NoEgressIP");
+  CHECK_FALSE(flows.problems[0].warning);  // the controller's conditions already say it
+}
+
+TEST_CASE("no cap on egress IPs per node; two IPs sharing a tunnel ID are a warning", "[unit]") {
+  Fixture fixture;
+  EgressPolicy many;
+  many.name = "many";
+  for (int i = 0; i < 600; ++i)
+    many.assignments.push_back({static_cast<Ipv4>(*parseIpv4("10.20.0.0") + i), "node01", ""});
+  fixture.inputs.policies = {many};
+  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  CHECK(flows->heldIps.size() == 600);  // Antrea stops at 255 per node
+  CHECK(flows->problems.empty());
+
+  EgressPolicy clash;
+  clash.name = "clash";
+  clash.assignments = {{*parseIpv4("10.30.0.7"), "node01", ""},
+                       {*parseIpv4("11.30.0.7"), "node01", ""}};
+  fixture.inputs.policies = {clash};
+  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  CHECK(flows->heldIps == std::vector<Ipv4>{*parseIpv4("10.30.0.7")});
+  REQUIRE(flows->problems.size() == 1);
+  CHECK(flows->problems[0].egress == "clash");
+  CHECK(flows->problems[0].reason == "TunnelIdCollision");
+  CHECK(flows->problems[0].warning);
+  CHECK_THAT(flows->problems[0].message, Catch::Contains("11.30.0.7"));
 }
 
 TEST_CASE("a bad Egress names the field", "[unit]") {

@@ -211,6 +211,14 @@ TEST_CASE("a graceful move (the egress node leaves the pool) loses no probe", "[
               .ok());
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "graceful")["10.10.0.8"] > 20; }, 20ms));
+  const auto snatEntries = [&](const std::string& node) {
+    return lab
+        .nodeExec(node,
+                  "ovs-appctl -t $OVS_RUNDIR/ovs-vswitchd.ctl dpctl/dump-conntrack "
+                  "zone=65521 | grep -c 'dst=10.10.0.8,' || true")
+        .output;
+  };
+  REQUIRE(snatEntries(first) != "0\n");
   // A planned move: the node stays up, but no longer matches the pool's nodeSelector.
   REQUIRE(lab.lab("node label " + first + " network-role-").ok());
   std::string second;
@@ -233,6 +241,8 @@ TEST_CASE("a graceful move (the egress node leaves the pool) loses no probe", "[
   CHECK(figure(analysis, "lost") == 0);
   CHECK(probeSources(lab, "graceful").size() == 1);
   CHECK(seenFrom(lab, "prod/web-1") == "10.10.0.8");
+  // After its drain the old node has let go of the IP's connections too.
+  CHECK(waitFor(3s, [&] { return snatEntries(first) == "0\n"; }));
   CHECK(leaks(capture.packets(), {"10.10.0.8"}) == std::vector<std::string>{});
 }
 

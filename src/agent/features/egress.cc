@@ -259,9 +259,11 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
       builder.matchProtocol(Protocol::kIp).matchIpSrc(text(pod.ip));
       if (destination.prefix > 0) builder.matchIpDst(destination.toString());
       if (!assignment) {
-        out.problems.push_back("Egress " + chosen->name + " has no egress IP on a node yet: pod " +
-                               pod.namespaceName + "/" + pod.name +
-                               " sends nothing outside the cluster until it has one");
+        out.problems.push_back({chosen->name, "NoEgressIP",
+                                "Egress " + chosen->name + " has no egress IP on a node yet: pod " +
+                                    pod.namespaceName + "/" + pod.name +
+                                    " sends nothing outside the cluster until it has one",
+                                false});
         flows.push_back(builder.drop().build());
       } else if (assignment->node == node.nodeName) {
         if (inputs.fenced) {
@@ -282,28 +284,41 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
                             .gotoTable(Table::kConntrackCommit)
                             .build());
       } else {
-        out.problems.push_back("Egress " + chosen->name + ": node " + assignment->node +
-                               " is unknown here");
+        out.problems.push_back({chosen->name, "EgressNodeUnknown",
+                                "Egress " + chosen->name + ": node " + assignment->node +
+                                    " is unknown to node " + node.nodeName +
+                                    "; its pods send nothing outside the cluster until it is",
+                                true});
         flows.push_back(builder.drop().build());
       }
     }
   }
 
   // Egress node: the IPs this node holds, then those it serves passively; nothing when fenced.
-  std::vector<std::pair<Ipv4, Ownership>> served;
+  struct Served {
+    Ipv4 ip;
+    Ownership ownership;
+    std::string egress;
+  };
+  std::vector<Served> served;
   for (const auto& policy : inputs.policies)
     for (const auto& assignment : policy.assignments)
-      if (assignment.node == node.nodeName) served.emplace_back(assignment.ip, Ownership::kOwner);
-  for (const auto ip : inputs.passiveIps) served.emplace_back(ip, Ownership::kPassive);
+      if (assignment.node == node.nodeName)
+        served.push_back({assignment.ip, Ownership::kOwner, policy.name});
+  for (const auto ip : inputs.passiveIps) served.push_back({ip, Ownership::kPassive, ""});
   std::map<std::uint32_t, Ipv4> ids;
-  for (const auto& [ip, ownership] : served) {
+  for (const auto& [ip, ownership, egress] : served) {
     if (inputs.fenced) break;
     const auto id = egressTunnelId(ip);
     if (auto clash = ids.find(id); clash != ids.end()) {
       if (clash->second != ip)
-        out.problems.push_back("egress IPs " + text(clash->second) + " and " + text(ip) +
-                               " share tunnel ID " + std::to_string(id) + " on this node; " +
-                               text(ip) + " is not served here (move one of them to another node)");
+        out.problems.push_back(
+            {egress, "TunnelIdCollision",
+             "egress IPs " + text(clash->second) + " and " + text(ip) + " share tunnel ID " +
+                 std::to_string(id) + " on node " + node.nodeName + "; " + text(ip) +
+                 " is not served there (give one of them an IP that differs in its last three "
+                 "bytes, or move it to another node's pool)",
+             true});
       continue;  // also an IP listed twice: owned wins, it comes first
     }
     ids[id] = ip;

@@ -96,12 +96,23 @@ std::string floatingMac(Ipv4 egressIp);
 // The egress IP a pod uses under `policy`: a stable hash over the policy's placed IPs.
 std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, const EgressPod& pod);
 
+// Something an Egress asks for that this node cannot honour. Warnings become Events on the Egress.
+struct EgressProblem {
+  std::string egress;
+  std::string reason;  // CamelCase, e.g. "TunnelIdCollision"
+  std::string message;
+  bool warning = false;  // false: a transient state the controller's conditions already show
+  bool operator<(const EgressProblem& other) const {
+    return std::tie(egress, reason, message) < std::tie(other.egress, other.reason, other.message);
+  }
+};
+
 struct EgressFlows {
   std::vector<ofrules::Flow> integration;  // br-int
   std::vector<ofrules::Flow> physical;     // br-phy
   std::vector<Ipv4> heldIps;               // the egress IPs this node answers for (owns)
   std::vector<Ipv4> passiveIps;            // SNATed here without ownership
-  std::vector<std::string> problems;       // what could not be honoured, for logs and Events
+  std::vector<EgressProblem> problems;     // what could not be honoured, for logs and Events
 };
 
 void declareEgressTables(ofrules::PipelineBuilder& builder);
