@@ -179,7 +179,8 @@ Result<void> Agent::installPipeline() {
   roundStore_ = std::make_unique<OvsdbRoundStore>(*ovsdb_, config_.integrationBridge);
   auto syncer = ofrules::FlowSyncer::create(
       ofrules::FlowSyncerOptions{
-          .connection = {.target = config_.bridgeTarget(config_.integrationBridge)}},
+          .connection = {.target = config_.bridgeTarget(config_.integrationBridge)},
+          .onSync = metrics_->syncObserver(config_.integrationBridge)},
       *roundStore_);
   if (!syncer) return syncer.error();
   integrationSyncer_ = std::move(*syncer);
@@ -187,7 +188,8 @@ Result<void> Agent::installPipeline() {
     physicalRoundStore_ = std::make_unique<ofrules::MemoryRoundStore>();
     auto physical = ofrules::FlowSyncer::create(
         ofrules::FlowSyncerOptions{
-            .connection = {.target = config_.bridgeTarget(config_.physicalBridge)}},
+            .connection = {.target = config_.bridgeTarget(config_.physicalBridge)},
+            .onSync = metrics_->syncObserver(config_.physicalBridge)},
         *physicalRoundStore_);
     if (!physical) return physical.error();
     physicalSyncer_ = std::move(*physical);
@@ -442,6 +444,7 @@ void Agent::reconcileEgress() {
   for (const auto ip : heldEgressIps_)
     if (!held.contains(ip)) SLUICE_LOG(kInfo, "egress") << "released egress IP " << formatIpv4(ip);
   heldEgressIps_ = held;
+  metrics_->observeHeldEgressIps(held);
 }
 
 void Agent::sendGratuitousArp(Ipv4 egressIp) const {
@@ -565,6 +568,7 @@ Result<void> Agent::ready() {
 }
 
 Result<void> Agent::run() {
+  if (auto served = startObservability(); !served) return served;
   auto cluster = kube::loadDefaultConfig(config_.kubeconfig);
   if (!cluster) return cluster.error();
   auto client = kube::Client::connect(*cluster);
@@ -619,6 +623,7 @@ Result<void> Agent::run() {
   reconnectsSeen_ = integrationSyncer_->counters().reconnects +
                     (physicalSyncer_ ? physicalSyncer_->counters().reconnects : 0);
   loop_.every(kPollPeriod, [this] { pollOvs(); });
+  loop_.every(1s, [this] { refreshObservability(); });
   startEgressInformers();
   startLivenessReports();
   ready_ = true;

@@ -320,8 +320,8 @@ TEST_CASE(
         run("curl -s --max-time 2 http://" + controller->address() + "/metrics").output;
     CHECK_THAT(metrics, Catch::Contains("sluice_controller_failovers_total 1"));
     CHECK_THAT(metrics, Catch::Contains("sluice_controller_decision_latency_seconds_count 1"));
-    CHECK_THAT(metrics, Catch::Contains(
-                            "sluice_controller_pool_ips_total{pool=\"prod-external-ip-pool\"} 23"));
+    CHECK_THAT(metrics,
+               Catch::Contains("sluice_controller_pool_ips{pool=\"prod-external-ip-pool\"} 23"));
     CHECK_THAT(metrics, Catch::Contains("sluice_controller_live_nodes 2"));
 
     // Restart: the new process rebuilds from status and writes nothing.
