@@ -541,6 +541,7 @@ Result<int> Agent::attach(const PodAttachment& attachment) {
     if (auto set = integrationSyncer_->setFlows(pod.owner, *flows); !set) return set.error();
     pods_[pod.owner] = pod;
     podNames_[pod.owner] = {attachment.podNamespace, attachment.podName};
+    metrics_->setLocalPods(pods_.size());
     reconcileEgress();  // a new pod may be selected by an Egress: its first packet must be right
     if (auto synced = integrationSyncer_->sync(); !synced) return synced.error();
     return static_cast<int>(*ofport);
@@ -553,6 +554,7 @@ Result<void> Agent::detach(const PodAttachment& attachment) {
     integrationSyncer_->deleteOwner(owner);
     pods_.erase(owner);
     podNames_.erase(owner);
+    metrics_->setLocalPods(pods_.size());
     reconcileEgress();
     if (auto synced = integrationSyncer_->sync(); !synced) return synced;
     if (config_.datapathType == DatapathType::kNetdev) (void)guard_->unguard(attachment.hostIfName);

@@ -3,7 +3,11 @@
 // Egress applied and its egress node crashing. /healthz and /readyz answer 200.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
 #include <optional>
+#include <vector>
 
 #include "common/exposition.h"
 #include "lab_fixture.h"
@@ -84,6 +88,24 @@ TEST_CASE("metrics follow pods, an Egress and its failover; probes answer 200", 
   const double opsBefore = first->sum("sluice_agent_ovs_flow_ops_total", {{"bridge", "br-int"}});
   CHECK(opsBefore > 0);
   CHECK(first->sum("sluice_agent_ovs_flow_ops_latency_seconds_count") > 0);
+
+  // What a scrape costs, against a probe on the same listener as the baseline (curl's total time
+  // from inside the node's netns, median of 15).
+  auto medianMs = [&](const std::string& path) {
+    std::vector<double> times;
+    for (int i = 0; i < 15; ++i) {
+      const auto out = lab.nodeExec("node01", "curl -s -o /dev/null -w '%{time_total}' http://" +
+                                                  std::string(kAgentAddress) + path);
+      if (out.ok()) times.push_back(std::atof(out.output.c_str()) * 1000);
+    }
+    std::sort(times.begin(), times.end());
+    return times.empty() ? -1.0 : times[times.size() / 2];
+  };
+  const double scrapeMs = medianMs("/metrics");
+  const double healthzMs = medianMs("/healthz");
+  std::cout << "BENCH metrics.agent_scrape_ms=" << scrapeMs << "\n"
+            << "BENCH metrics.agent_healthz_baseline_ms=" << healthzMs << "\n";
+  CHECK(scrapeMs >= 0);
 
   // Pods added on node01: its local pod count, flow count and flow ops go up; node02's stay.
   REQUIRE(lab.lab("ns add prod --labels env=prod").ok());
