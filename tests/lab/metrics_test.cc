@@ -162,6 +162,25 @@ TEST_CASE("metrics follow pods, an Egress and its failover; probes answer 200", 
   // The stopped node answers nothing; the others stay healthy.
   CHECK(get(lab, egressNode, kAgentAddress, "/healthz").first == 0);
   CHECK(get(lab, standby, kAgentAddress, "/healthz").first == 200);
+
+  // ovs-vswitchd crashes and comes back on node01: the agent counts the reconnect, replaces the
+  // table, and is healthy and connected again with its flows counted as before.
+  const exposition::Labels intBridge = {{"bridge", "br-int"}};
+  const double reconnectsBefore =
+      agentValue(lab, "node01", "sluice_agent_ovs_reconnects_total", intBridge);
+  const double flowsBeforeRestart =
+      agentValue(lab, "node01", "sluice_agent_ovs_flow_count", intBridge);
+  REQUIRE(lab.lab("node ovs-restart node01").ok());
+  CHECK(waitFor(10s, [&] {
+    return agentValue(lab, "node01", "sluice_agent_ovs_reconnects_total", intBridge) >
+           reconnectsBefore;
+  }));
+  CHECK(waitFor(5s, [&] {
+    return get(lab, "node01", kAgentAddress, "/healthz").first == 200 &&
+           agentValue(lab, "node01", "sluice_agent_ovs_connected") == 1 &&
+           agentValue(lab, "node01", "sluice_agent_ovs_flow_count", intBridge) ==
+               flowsBeforeRestart;
+  }));
 }
 
 }  // namespace
