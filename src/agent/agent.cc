@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ofrules/fields.h"
 
 namespace sluice::agent {
 namespace {
@@ -138,21 +139,34 @@ Result<void> Agent::connectOvs() {
   }
 }
 
-void Agent::applyTcpSequenceCheckSetting() {
-  if (!config_.disableConntrackTcpSequenceCheck) return;
-  // Not stored in OVSDB, so it is set again after every ovs-vswitchd start (FACTS.md). Once per
-  // start, never on the packet or flow path.
+bool Agent::ovsAppctl(const std::string& arguments) const {
   std::string target = config_.ovsRunDir + "/ovs-vswitchd.ctl";
   if (!std::filesystem::exists(target)) {
     std::ifstream pidFile(config_.ovsRunDir + "/ovs-vswitchd.pid");
     std::string pid;
     if (pidFile >> pid) target = config_.ovsRunDir + "/ovs-vswitchd." + pid + ".ctl";
   }
-  const auto command =
-      "ovs-appctl -t " + shellQuote(target) + " dpctl/ct-disable-tcp-seq-chk >/dev/null 2>&1";
-  if (std::system(command.c_str()) != 0)
-    SLUICE_LOG(kWarning, "agent") << "could not disable conntrack TCP sequence checks through "
-                                  << target;
+  const auto command = "ovs-appctl -t " + shellQuote(target) + " " + arguments + " >/dev/null 2>&1";
+  return std::system(command.c_str()) == 0;
+}
+
+void Agent::applyTcpSequenceCheckSetting() {
+  if (!config_.disableConntrackTcpSequenceCheck) return;
+  // Not stored in OVSDB, so it is set again after every ovs-vswitchd start (FACTS.md). Once per
+  // start, never on the packet or flow path.
+  if (!ovsAppctl("dpctl/ct-disable-tcp-seq-chk"))
+    SLUICE_LOG(kWarning, "agent") << "could not disable conntrack TCP sequence checks in "
+                                  << config_.ovsRunDir;
+}
+
+void Agent::flushEgressConntrack(Ipv4 egressIp) const {
+  // The SNAT zone's entries whose reply goes to the released IP: were the IP to come back, stale
+  // entries would otherwise steer new connections with old translations.
+  const auto tuple = "ct_nw_dst=" + formatIpv4(egressIp);
+  if (!ovsAppctl("dpctl/flush-conntrack zone=" + std::to_string(ofrules::kSnatCtZone) + " '' " +
+                 shellQuote(tuple)))
+    SLUICE_LOG(kWarning, "egress")
+        << "could not flush conntrack entries of released egress IP " << formatIpv4(egressIp);
 }
 
 void Agent::clearFlowRestoreWait() {
@@ -207,6 +221,7 @@ Result<void> Agent::installPipeline() {
   if (auto set = integrationSyncer_->setFlows(kNodeFlowsOwner, *flows); !set) return set;
   restorePods();
   loadClusterCache();
+  loadEgressCache();
   return {};
 }
 
@@ -284,6 +299,68 @@ void Agent::saveClusterCache() const {
   std::filesystem::rename(path + ".tmp", path);
 }
 
+namespace {
+
+nlohmann::json flowsToJson(const std::vector<ofrules::Flow>& flows) {
+  auto out = nlohmann::json::array();
+  for (const auto& flow : flows)
+    out.push_back({flow.table, flow.priority, flow.match, flow.actions, flow.cookie});
+  return out;
+}
+
+std::vector<ofrules::Flow> flowsFromJson(const nlohmann::json& entries) {
+  std::vector<ofrules::Flow> flows;
+  for (const auto& entry : entries)
+    flows.push_back(ofrules::Flow{entry.at(0).get<std::uint8_t>(), entry.at(1).get<std::uint16_t>(),
+                                  entry.at(2).get<std::string>(), entry.at(3).get<std::string>(),
+                                  entry.at(4).get<std::uint64_t>()});
+  return flows;
+}
+
+nlohmann::json ipsToJson(const std::set<Ipv4>& ips) {
+  auto out = nlohmann::json::array();
+  for (const auto ip : ips) out.push_back(formatIpv4(ip));
+  return out;
+}
+
+}  // namespace
+
+void Agent::loadEgressCache() {
+  // A restarted agent re-installs the egress flows it had, so that SNAT on this node does not
+  // stop while its informers sync; the first reconcile then replaces them.
+  std::ifstream in(config_.stateDir + "/egress-flows.json");
+  if (!in) return;
+  try {
+    const auto saved = nlohmann::json::parse(in);
+    const auto integration = flowsFromJson(saved.at("integration"));
+    (void)integrationSyncer_->setFlows("egress", integration);
+    if (physicalSyncer_)
+      (void)physicalSyncer_->setFlows("egress-phy", flowsFromJson(saved.at("physical")));
+    for (const auto& ip : saved.at("held"))
+      if (auto parsed = parseIpv4(ip.get<std::string>())) heldEgressIps_.insert(*parsed);
+    for (const auto& ip : saved.at("served"))
+      if (auto parsed = parseIpv4(ip.get<std::string>())) servedEgressIps_.insert(*parsed);
+    SLUICE_LOG(kInfo, "agent") << "restored " << integration.size() << " egress flows and "
+                               << heldEgressIps_.size() << " egress IPs from the local cache";
+  } catch (const nlohmann::json::exception& error) {
+    SLUICE_LOG(kWarning, "agent") << "ignoring an unreadable " << config_.stateDir
+                                  << "/egress-flows.json: " << error.what();
+  }
+}
+
+void Agent::saveEgressCache(const features::EgressFlows& flows) {
+  const auto text = nlohmann::json{{"integration", flowsToJson(flows.integration)},
+                                   {"physical", flowsToJson(flows.physical)},
+                                   {"held", ipsToJson(heldEgressIps_)},
+                                   {"served", ipsToJson(servedEgressIps_)}}
+                        .dump();
+  if (text == savedEgressCache_) return;
+  const auto path = config_.stateDir + "/egress-flows.json";
+  std::ofstream(path + ".tmp") << text << "\n";
+  std::filesystem::rename(path + ".tmp", path);
+  savedEgressCache_ = text;
+}
+
 void Agent::setRemoteNodeFlows(const std::map<std::string, std::pair<Ipv4, Cidr>>& remotes) {
   std::vector<Cidr> cidrs = {bootstrap_.network.podCidr};
   for (const auto& [name, address] : remotes) cidrs.push_back(address.second);
@@ -345,6 +422,14 @@ std::string controllerAddressOf(const AgentConfig& config) {
 
 void Agent::startLivenessReports() {
   const auto address = controllerAddressOf(config_);
+  // Until the controller has heard this agent, it keeps what status gives it for one fencing
+  // timeout (a restart must not interrupt SNAT), and then holds nothing until it is heard.
+  loop_.postAt(TaskLoop::Clock::now() + std::chrono::milliseconds(config_.fencingTimeoutMs),
+               [this] {
+                 if (heard_) return;
+                 fenced_ = true;
+                 reconcileEgress();
+               });
   if (address.empty()) {
     SLUICE_LOG(kWarning, "agent")
         << "no controller address (controllerAddress, or the " << config_.controllerService
@@ -366,6 +451,7 @@ void Agent::startLivenessReports() {
       .onUnfenced =
           [this] {
             SLUICE_LOG(kInfo, "liveness") << "the controller hears this node";
+            heard_ = true;
             fenced_ = false;
             loop_.post([this] { reconcileEgress(); });
           }});
@@ -419,6 +505,15 @@ void Agent::reconcileEgress() {
   inputs.nodeIps[config_.nodeName] = bootstrap_.network.nodeIp;
   for (const auto& [name, address] : remoteNodes_) inputs.nodeIps[name] = address.first;
 
+  const auto now = features::HandoverClock::now();
+  const auto handovers = features::resolveHandovers(inputs.policies, config_.nodeName,
+                                                    handoversSeen_, now, handoverTiming_);
+  inputs.passiveIps = handovers.passiveIps;
+  if (handovers.nextChange && (!handoverWake_ || *handoverWake_ != *handovers.nextChange)) {
+    handoverWake_ = handovers.nextChange;
+    loop_.postAt(*handovers.nextChange, [this] { reconcileEgress(); });
+  }
+
   auto flows = features::egressFlows(pipeline_, bootstrap_.network, inputs);
   if (!flows) {
     SLUICE_LOG(kError, "egress") << flows.error().message;
@@ -427,13 +522,15 @@ void Agent::reconcileEgress() {
   for (const auto& problem : flows->problems) SLUICE_LOG(kDebug, "egress") << problem;
   SLUICE_LOG(kDebug, "egress") << inputs.policies.size() << " Egresses, " << inputs.pods.size()
                                << " local pods, " << flows->integration.size() << " flows, "
-                               << flows->heldIps.size() << " IPs held"
-                               << (inputs.fenced ? " (fenced)" : "");
+                               << flows->heldIps.size() << " IPs held, " << flows->passiveIps.size()
+                               << " passive" << (inputs.fenced ? " (fenced)" : "");
   (void)integrationSyncer_->setFlows("egress", flows->integration);
   if (physicalSyncer_) (void)physicalSyncer_->setFlows("egress-phy", flows->physical);
   if (auto synced = syncAll(); !synced)
     SLUICE_LOG(kWarning, "egress") << "sync: " << synced.error().message;
   const std::set<Ipv4> held(flows->heldIps.begin(), flows->heldIps.end());
+  std::set<Ipv4> served = held;
+  served.insert(flows->passiveIps.begin(), flows->passiveIps.end());
   for (const auto ip : held) {
     if (heldEgressIps_.contains(ip)) continue;
     // Taken over: the sources already point here (this bundle), so now tell the neighbours.
@@ -442,8 +539,14 @@ void Agent::reconcileEgress() {
     sendGratuitousArp(ip);
   }
   for (const auto ip : heldEgressIps_)
-    if (!held.contains(ip)) SLUICE_LOG(kInfo, "egress") << "released egress IP " << formatIpv4(ip);
+    if (!held.contains(ip))
+      SLUICE_LOG(kInfo, "egress") << "released egress IP " << formatIpv4(ip)
+                                  << (served.contains(ip) ? " (draining)" : "");
+  for (const auto ip : servedEgressIps_)
+    if (!served.contains(ip)) flushEgressConntrack(ip);
   heldEgressIps_ = held;
+  servedEgressIps_ = served;
+  saveEgressCache(*flows);
   metrics_->observeHeldEgressIps(held);
 }
 

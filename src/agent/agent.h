@@ -74,6 +74,11 @@ class Agent : public PodDatapath {
   void startEgressInformers();
   void reconcileEgress();
   void sendGratuitousArp(Ipv4 egressIp) const;
+  void flushEgressConntrack(Ipv4 egressIp) const;
+  void loadEgressCache();
+  void saveEgressCache(const features::EgressFlows& flows);
+  // Runs `ovs-appctl -t <this node's ovs-vswitchd> ARGUMENTS`; whether it succeeded.
+  bool ovsAppctl(const std::string& arguments) const;
   void clearFlowRestoreWait();
   Result<void> syncAll();
   // agent_observability.cc: the /metrics, /healthz and /readyz listener and its loop task.
@@ -97,8 +102,14 @@ class Agent : public PodDatapath {
   std::unique_ptr<kube::Informer> egressInformer_;
   std::unique_ptr<kube::Informer> namespaceInformer_;
   std::unique_ptr<kube::Informer> podInformer_;
-  std::set<Ipv4> heldEgressIps_;
-  std::atomic<bool> fenced_{true};
+  std::set<Ipv4> heldEgressIps_;    // owned: ARP, floating MAC
+  std::set<Ipv4> servedEgressIps_;  // owned or passive: SNAT flows installed
+  features::HandoversSeen handoversSeen_;
+  features::HandoverTiming handoverTiming_;
+  std::optional<features::HandoverClock::time_point> handoverWake_;
+  std::string savedEgressCache_;     // what egress-flows.json holds
+  std::atomic<bool> fenced_{false};  // see startLivenessReports()
+  std::atomic<bool> heard_{false};   // the controller has answered a report since the start
   bool egressSynced_ = false;
   std::map<std::string, std::pair<Ipv4, Cidr>> remoteNodes_;  // by node name: node IP, podCIDR
   std::vector<Cidr> clusterCidrs_;

@@ -104,7 +104,6 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<prometheus::Registry>(
                 .Help("1 when /readyz answers 200: flows installed and informers synced")
                 .Register(registry)
                 .Add({});
-  fenced_->Set(1);  // as the agent starts: fenced until the controller hears it
 }
 
 std::function<void(const ofrules::SyncCounters&, bool)> AgentMetrics::syncObserver(

@@ -369,6 +369,34 @@ void EgressController::workerLoop() {
   }
 }
 
+std::vector<Handover> EgressController::trackHandovers(
+    const std::string& egress, const json& current, const json& desired,
+    const std::map<std::string, NodeLiveness>& liveness, Clock::time_point now) {
+  auto& tracked = handovers_[egress];
+  for (auto& move : findMoves(current, desired)) {
+    // Only a node that is alive can hand over; a dead one's IP moves at once.
+    auto node = liveness.find(move.previousNode);
+    if (node == liveness.end() || node->second != NodeLiveness::kAlive) continue;
+    std::erase_if(tracked, [&](const auto& entry) { return entry.first.ip == move.ip; });
+    tracked.emplace_back(move, now + kHandoverWindow);
+  }
+  std::erase_if(tracked, [&](const auto& entry) { return entry.second <= now; });
+  std::vector<Handover> active;
+  auto earliest = Clock::time_point::max();
+  for (const auto& [handover, until] : tracked) {
+    active.push_back(handover);
+    earliest = std::min(earliest, until);
+  }
+  if (tracked.empty()) {
+    handovers_.erase(egress);
+  } else {
+    // Status drops previousNode once every agent is past its hold and drain.
+    queue_.addAfter("cluster", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   earliest - now + std::chrono::milliseconds(1)));
+  }
+  return active;
+}
+
 bool EgressController::sync() {
   if (!leading_ || stopping_) return true;
   if (!egresses_->hasSynced() || !pools_->hasSynced() || !nodes_->hasSynced()) {
@@ -444,7 +472,11 @@ bool EgressController::sync() {
     auto result = output.egresses.find(egress.name);
     const EgressResult* egressResult = result == output.egresses.end() ? nullptr : &result->second;
     const auto& current = currentStatus[egress.name];
-    const auto desired = desiredEgressStatus(egress, egressResult, current, nowText);
+    const auto handovers = trackHandovers(
+        egress.name, current, desiredEgressStatus(egress, egressResult, current, nowText), liveness,
+        started);
+    const auto desired =
+        withHandovers(desiredEgressStatus(egress, egressResult, current, nowText), handovers);
     if (egressResult)
       for (const auto& slot : egressResult->slots) assigned += slot.assigned() ? 1 : 0;
     if (desired == current) continue;
@@ -458,7 +490,8 @@ bool EgressController::sync() {
     if (!patched && patched.conflict()) {
       patched =
           client_.mutateStatus(kube::resources::kEgresses, "", egress.name, [&](json& object) {
-            const auto fresh = desiredEgressStatus(egress, egressResult, statusOf(object), nowText);
+            const auto fresh = withHandovers(
+                desiredEgressStatus(egress, egressResult, statusOf(object), nowText), handovers);
             if (object.contains("status") && object["status"] == fresh) return false;
             object["status"] = fresh;
             return true;

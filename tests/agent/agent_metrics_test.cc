@@ -96,7 +96,8 @@ TEST_CASE("AgentMetrics: flow counts per table drop to 0 when a table empties", 
 
 TEST_CASE("AgentMetrics: egress IPs owned, takeovers, releases, fencing, readiness", "[unit]") {
   AgentMetrics metrics;
-  CHECK(scrape(metrics).value("sluice_agent_fenced") == 1);  // until the controller hears us
+  metrics.setFenced(true);
+  CHECK(scrape(metrics).value("sluice_agent_fenced") == 1);
   metrics.observeHeldEgressIps({ip("10.10.0.8")});
   metrics.observeHeldEgressIps({ip("10.10.0.8"), ip("10.10.0.9")});
   metrics.observeHeldEgressIps({ip("10.10.0.9")});
