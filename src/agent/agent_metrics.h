@@ -98,7 +98,7 @@ class AgentMetrics {
   prometheus::Gauge* fenced_;
   prometheus::Gauge* ready_;
 
-  std::mutex mutex_;  // guards the two maps below (syncers and reconciles run on one thread today)
+  std::mutex mutex_;  // guards the three below (today one thread writes them; cheap insurance)
   std::map<std::string, ofrules::SyncCounters> lastCounters_;     // by bridge
   std::map<std::string, std::set<std::string>> flowCountTables_;  // by bridge
   std::set<Ipv4> heldEgressIps_;
