@@ -193,7 +193,8 @@ Result<void> Agent::installPipeline() {
   roundStore_ = std::make_unique<OvsdbRoundStore>(*ovsdb_, config_.integrationBridge);
   auto syncer = ofrules::FlowSyncer::create(
       ofrules::FlowSyncerOptions{
-          .connection = {.target = config_.bridgeTarget(config_.integrationBridge)}},
+          .connection = {.target = config_.bridgeTarget(config_.integrationBridge)},
+          .onSync = metrics_->syncObserver(config_.integrationBridge)},
       *roundStore_);
   if (!syncer) return syncer.error();
   integrationSyncer_ = std::move(*syncer);
@@ -201,7 +202,8 @@ Result<void> Agent::installPipeline() {
     physicalRoundStore_ = std::make_unique<ofrules::MemoryRoundStore>();
     auto physical = ofrules::FlowSyncer::create(
         ofrules::FlowSyncerOptions{
-            .connection = {.target = config_.bridgeTarget(config_.physicalBridge)}},
+            .connection = {.target = config_.bridgeTarget(config_.physicalBridge)},
+            .onSync = metrics_->syncObserver(config_.physicalBridge)},
         *physicalRoundStore_);
     if (!physical) return physical.error();
     physicalSyncer_ = std::move(*physical);
@@ -547,6 +549,7 @@ void Agent::reconcileEgress() {
   heldEgressIps_ = held;
   servedEgressIps_ = served;
   saveEgressCache(*flows);
+  metrics_->observeHeldEgressIps(held);
 }
 
 void Agent::reportEgressProblems(const std::vector<features::EgressProblem>& problems) {
@@ -661,6 +664,7 @@ Result<int> Agent::attach(const PodAttachment& attachment) {
     if (auto set = integrationSyncer_->setFlows(pod.owner, *flows); !set) return set.error();
     pods_[pod.owner] = pod;
     podNames_[pod.owner] = {attachment.podNamespace, attachment.podName};
+    metrics_->setLocalPods(pods_.size());
     reconcileEgress();  // a new pod may be selected by an Egress: its first packet must be right
     if (auto synced = integrationSyncer_->sync(); !synced) return synced.error();
     return static_cast<int>(*ofport);
@@ -673,6 +677,7 @@ Result<void> Agent::detach(const PodAttachment& attachment) {
     integrationSyncer_->deleteOwner(owner);
     pods_.erase(owner);
     podNames_.erase(owner);
+    metrics_->setLocalPods(pods_.size());
     reconcileEgress();
     if (auto synced = integrationSyncer_->sync(); !synced) return synced;
     if (config_.datapathType == DatapathType::kNetdev) (void)guard_->unguard(attachment.hostIfName);
@@ -688,6 +693,7 @@ Result<void> Agent::ready() {
 }
 
 Result<void> Agent::run() {
+  if (auto served = startObservability(); !served) return served;
   auto cluster = kube::loadDefaultConfig(config_.kubeconfig);
   if (!cluster) return cluster.error();
   auto client = kube::Client::connect(*cluster);
@@ -742,6 +748,7 @@ Result<void> Agent::run() {
   reconnectsSeen_ = integrationSyncer_->counters().reconnects +
                     (physicalSyncer_ ? physicalSyncer_->counters().reconnects : 0);
   loop_.every(kPollPeriod, [this] { pollOvs(); });
+  loop_.every(1s, [this] { refreshObservability(); });
   startEgressInformers();
   startLivenessReports();
   ready_ = true;

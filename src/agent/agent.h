@@ -11,6 +11,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/agent_events.h"
+#include "agent/agent_metrics.h"
 #include "agent/cni_server.h"
 #include "agent/cni_service.h"
 #include "agent/features/egress.h"
@@ -19,6 +20,7 @@
 #include "agent/liveness_reporter.h"
 #include "agent/node_bootstrap.h"
 #include "agent/task_loop.h"
+#include "common/http_server.h"
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "ofrules/flow_syncer.h"
@@ -81,6 +83,9 @@ class Agent : public PodDatapath {
   bool ovsAppctl(const std::string& arguments) const;
   void clearFlowRestoreWait();
   Result<void> syncAll();
+  // agent_observability.cc: the /metrics, /healthz and /readyz listener and its loop task.
+  Result<void> startObservability();
+  void refreshObservability();
 
   AgentConfig config_;
   TaskLoop loop_;
@@ -120,6 +125,9 @@ class Agent : public PodDatapath {
   std::atomic<bool> stopping_{false};
   std::uint64_t reconnectsSeen_ = 0;
   bool restoreWaitPending_ = false;
+  // Last, so the listener (whose handlers read metrics_) goes first on destruction.
+  std::unique_ptr<AgentMetrics> metrics_ = std::make_unique<AgentMetrics>();
+  std::unique_ptr<HttpServer> observabilityServer_;
 };
 
 // The flow owner of a pod attachment.

@@ -79,6 +79,13 @@ Result<void> EgressController::start() {
     return makeError("sluice-controller: no identity; pass --pod-name or set POD_NAME");
   const std::string listen =
       options_.listenAddress.empty() ? options_.config.listenAddress : options_.listenAddress;
+  // Built (not started) before the server, whose /readyz reads them from its own threads.
+  egresses_ = std::make_unique<kube::Informer>(
+      client_, kube::InformerOptions{.resource = kube::resources::kEgresses});
+  pools_ = std::make_unique<kube::Informer>(
+      client_, kube::InformerOptions{.resource = kube::resources::kExternalIpPools});
+  nodes_ = std::make_unique<kube::Informer>(
+      client_, kube::InformerOptions{.resource = kube::resources::kNodes});
   server_ = std::make_unique<HttpServer>(HttpServerOptions{.listenAddress = listen, .threads = 2});
   server_->route("POST", "/v1/report",
                  [this](const HttpRequest& request) { return handleReport(request); });
@@ -87,9 +94,11 @@ Result<void> EgressController::start() {
   server_->route("GET", "/healthz", [](const HttpRequest&) {
     return HttpResponse{200, "text/plain", "ok\n", {}};
   });
+  // Leader and standby alike are ready once their caches are: a standby takes over with no
+  // relist, and a leader-only readiness would stall every rollout.
   server_->route("GET", "/readyz", [this](const HttpRequest&) {
     const bool synced = egresses_->hasSynced() && pools_->hasSynced() && nodes_->hasSynced();
-    return synced ? HttpResponse{200, "text/plain", "ok\n", {}}
+    return synced ? HttpResponse{200, "text/plain", leading_ ? "ok: leader\n" : "ok: standby\n", {}}
                   : HttpResponse{503, "text/plain", "informers not synced\n", {}};
   });
   server_->route("GET", "/metrics", metricsHandler(metrics_.registry()));
@@ -103,12 +112,6 @@ Result<void> EgressController::start() {
     options_.advertiseAddress += std::to_string(server_->port());
   }
 
-  egresses_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kEgresses});
-  pools_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kExternalIpPools});
-  nodes_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kNodes});
   for (auto* informer : {egresses_.get(), pools_.get(), nodes_.get()}) {
     informer->addHandlers(enqueueHandlers([this] { enqueue(); }));
     informer->start();
@@ -362,6 +365,7 @@ void EgressController::workerLoop() {
     else
       queue_.addRateLimited(*key);
     queue_.done(*key);
+    metrics_.workqueueDepth().Set(static_cast<double>(queue_.size()));
   }
 }
 

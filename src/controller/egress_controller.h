@@ -68,7 +68,10 @@ class EgressController {
   void stoppedLeading();
   void workerLoop();
   void livenessLoop();
-  void enqueue() { queue_.add("cluster"); }
+  void enqueue() {
+    queue_.add("cluster");
+    metrics_.workqueueDepth().Set(static_cast<double>(queue_.size()));
+  }
   // One full reconcile; false asks for a retry with backoff.
   bool sync();
   // The graceful moves of one Egress still in flight, after recording new ones.

@@ -195,6 +195,14 @@ describe('workloads', () => {
     assert.equal(controllerConfig.leaderElection.enabled, true, 'two replicas need leader election');
   });
 
+  test('the agent: readiness /readyz and liveness /healthz on the port of listenAddress', () => {
+    const c = agent.spec.template.spec.containers.find((x) => x.name === 'sluice-agent');
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    const agentConfig = YAML.parse(config.data['sluice-agent.conf']);
+    assert.equal(Number(agentConfig.listenAddress.split(':').pop()), c.ports.find((p) => p.name === c.readinessProbe.httpGet.port).containerPort);
+  });
+
   test('probes use ports their container declares', () => {
     for (const spec of podSpecs) {
       for (const c of allContainers(spec)) {
