@@ -42,8 +42,8 @@ void AgentEvents::run() {
     lock.unlock();
     if (auto recorded = recorder_.record(next.object, next.type, next.reason, next.message);
         !recorded)
-      SLUICE_LOG(kWarning, "events") << "could not record " << next.reason << ": "
-                                     << recorded.error().message;
+      SLUICE_LOG(kWarning, "events")
+          << "could not record " << next.reason << ": " << recorded.error().message;
     lock.lock();
   }
 }

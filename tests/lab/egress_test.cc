@@ -36,7 +36,8 @@ std::map<std::string, int> probeSources(const Lab& lab, const std::string& tag) 
 const std::string kTools = std::string(SLUICE_SOURCE_ROOT) + "/tools/lab/";
 
 // A packet capture on the external host for a whole test. The leak check at the end reads what
-// actually arrived there, independently of what the agents believe they installed.
+// actually arrived there, independently of what the agents believe they installed. Immediate
+// mode: otherwise the packets of the last buffer block are dropped when tcpdump is stopped.
 class ExtCapture {
  public:
   struct Packet {
@@ -48,7 +49,8 @@ class ExtCapture {
   };
 
   explicit ExtCapture(const Lab& lab) : lab_(lab), file_(lab.stateDir() + "/ext/capture.pcap") {
-    auto started = lab.ext("tcpdump -i eth0 -n -U -w " + file_ + " ip >/dev/null 2>&1 & echo $!");
+    auto started = lab.ext("tcpdump -i eth0 -n -U --immediate-mode -w " + file_ +
+                           " ip >/dev/null 2>&1 & echo $!");
     pid_ = std::atoi(started.output.c_str());
     // tcpdump writes the file header once it captures.
     REQUIRE(waitFor(5s, [&] { return shell("test -s " + file_).ok(); }));
@@ -388,8 +390,23 @@ spec:
       },
       100ms));
   for (const auto& ip : seen) CHECK(ip.rfind("10.10.0.2", 0) == 0);
+  // From here on, a capture checks every packet for leaks.
+  ExtCapture capture(lab);
+  for (int i = 0; i < 8; ++i) CHECK(seen.contains(seenFrom(lab, "app-" + std::to_string(i))));
   // Outside destinationCIDRs, or inside excludedCIDRs: the node's IP.
   CHECK(seenFrom(lab, "app-0", "10.10.3.2") == "10.10.2.1");
+  // No leak: to 10.10.3.1 (inside destinationCIDRs) only the pools' IPs; never a pod IP.
+  int toDestination = 0;
+  const auto packets = capture.packets();
+  for (const auto& packet : packets) {
+    INFO(packet.line);
+    CHECK(packet.src.rfind("10.244.", 0) == std::string::npos);
+    if (packet.dst != "10.10.3.1" || packet.dport != 8080) continue;
+    ++toDestination;
+    CHECK(seen.contains(packet.src));
+  }
+  INFO(packets.size() << " packets captured");
+  CHECK(toDestination >= 8 * 3);  // a handshake per connection at least
 }
 
 }  // namespace
