@@ -343,6 +343,7 @@ std::string controllerAddressOf(const AgentConfig& config) {
 
 void Agent::startLivenessReports() {
   const auto address = controllerAddressOf(config_);
+  controllerAddress_ = address;
   if (address.empty()) {
     SLUICE_LOG(kWarning, "agent")
         << "no controller address (controllerAddress, or the " << config_.controllerService
@@ -418,6 +419,7 @@ void Agent::reconcileEgress() {
   for (const auto& [name, address] : remoteNodes_) inputs.nodeIps[name] = address.first;
 
   auto flows = features::egressFlows(pipeline_, bootstrap_.network, inputs);
+  lastEgressInputs_ = inputs;
   if (!flows) {
     SLUICE_LOG(kError, "egress") << flows.error().message;
     return;
@@ -610,9 +612,10 @@ Result<void> Agent::run() {
       CniServiceOptions{.ipamStatePath = config_.stateDir + "/ipam.json",
                         .mtu = bootstrap_.podMtu,
                         .disableTxChecksum = config_.datapathType == DatapathType::kNetdev});
-  auto server = CniServer::start(config_.cniSocket, [this](const cni::Request& request) {
-    return cniService_->handle(request);
-  });
+  auto server = CniServer::start(
+      config_.cniSocket,
+      [this](const cni::Request& request) { return cniService_->handle(request); },
+      [this](const nlohmann::json& query) { return answerQuery(query); });
   if (!server) return server.error();
   cniServer_ = std::move(*server);
 

@@ -55,6 +55,9 @@ class Agent : public PodDatapath {
   Result<void> ready() override;
 
  private:
+  // sluicectl's queries (agent_queries.cc); called on CNI connection threads.
+  Result<nlohmann::json> answerQuery(const nlohmann::json& query);
+  nlohmann::json statusAnswer() const;  // on the loop thread
   Result<NodeIdentity> waitForNodeIdentity();
   // What the agent knew of the cluster last time, so that after a restart it can install a
   // complete table before it can reach the API server (whose traffic may cross this very OVS).
@@ -93,6 +96,8 @@ class Agent : public PodDatapath {
   std::unique_ptr<kube::Informer> namespaceInformer_;
   std::unique_ptr<kube::Informer> podInformer_;
   std::set<Ipv4> heldEgressIps_;
+  features::EgressInputs lastEgressInputs_;  // what reconcileEgress() last saw, for sluicectl
+  std::string controllerAddress_;
   std::atomic<bool> fenced_{true};
   bool egressSynced_ = false;
   std::map<std::string, std::pair<Ipv4, Cidr>> remoteNodes_;  // by node name: node IP, podCIDR

@@ -131,6 +131,17 @@ std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, con
   return placed[fnv(pod.namespaceName + "/" + pod.name) % placed.size()];
 }
 
+const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod) {
+  const EgressPolicy* chosen = nullptr;
+  for (const auto& policy : inputs.policies) {
+    if (!selects(policy, pod, inputs.namespaceLabels)) continue;
+    if (chosen == nullptr ||
+        std::tie(policy.creationOrder, policy.name) < std::tie(chosen->creationOrder, chosen->name))
+      chosen = &policy;
+  }
+  return chosen;
+}
+
 Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& node,
                                 const EgressInputs& inputs) {
   EgressFlows out;

@@ -63,6 +63,10 @@ std::string floatingMac(Ipv4 egressIp);
 // The egress IP a pod uses under `policy`: a stable hash over the policy's placed IPs.
 std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, const EgressPod& pod);
 
+// The Egress that applies to `pod`: the oldest of those that select it (null: none). sluicectl
+// shows it; egressFlows() makes the same choice.
+const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod);
+
 struct EgressFlows {
   std::vector<ofrules::Flow> integration;  // br-int
   std::vector<ofrules::Flow> physical;     // br-phy
