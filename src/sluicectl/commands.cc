@@ -259,8 +259,8 @@ Result<std::string> trace(const GlobalOptions& options, const Trace& command) {
     if (options.agentSocketPattern.empty() || tunnelNode.empty()) {
       note = "The packet leaves through the tunnel to " + *first.parsed.tunnelDestination +
              (tunnelNode.empty() ? "" : " (" + tunnelNode + ")") +
-             "; to follow it there, set --agent-socket-pattern (SLUICE_AGENT_SOCKET_PATTERN) "
-             "or run sluicectl trace on that node.";
+             "; to follow it there, point sluicectl at the agents' sockets with "
+             "--agent-socket-pattern (SLUICE_AGENT_SOCKET_PATTERN), {node} standing for the node.";
     } else {
       auto socket = options.agentSocketPattern;
       if (const auto at = socket.find("{node}"); at != std::string::npos)

@@ -4,6 +4,9 @@
 // One lab for every check: bringing one up is the slow part.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "lab_fixture.h"
