@@ -76,12 +76,13 @@ Result<int> resolveTable(const AgentStatus& status, const std::string& nameOrNum
   if (!nameOrNumber.empty() && std::all_of(nameOrNumber.begin(), nameOrNumber.end(),
                                            [](unsigned char c) { return std::isdigit(c); })) {
     const int id = std::atoi(nameOrNumber.c_str());
-    if (status.tableName(id)) return id;
+    if (status.tables.empty() || status.tableName(id)) return id;
   }
   for (const auto& table : status.tables)
     if (lower(table.name) == lower(nameOrNumber)) return table.id;
   std::string valid;
   for (const auto& table : status.tables) valid += (valid.empty() ? "" : ", ") + table.name;
+  if (valid.empty()) valid = "none by name on this bridge; give a table number";
   return makeError("-T " + nameOrNumber +
                    ": no such table in this node's pipeline; valid tables: " + valid);
 }

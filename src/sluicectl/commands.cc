@@ -82,6 +82,8 @@ Error podNotHere(const GlobalOptions& options, const AgentStatus& status, const 
 Result<std::string> getFlows(const GlobalOptions& options, const GetFlows& command) {
   auto status = agentStatus(options.agentSocket);
   if (!status) return status.error();
+  // The pipeline's table names are br-int's; br-phy's tables are plain numbers.
+  if (!command.bridge.empty() && command.bridge != status->integrationBridge) status->tables = {};
   FlowFilter filter;
   if (command.table) {
     auto table = resolveTable(*status, *command.table);

@@ -148,6 +148,11 @@ TEST_CASE("flow filters: table, pod, Egress", "[unit]") {
   REQUIRE(table);
   CHECK(count(FlowFilter{.table = *table, .owners = {}, .matchTerms = {}}) == 2);
   CHECK(*resolveTable(local, "13") == 13);
+  AgentStatus physical = local;  // br-phy: no names, any number
+  physical.tables.clear();
+  CHECK(*resolveTable(physical, "0") == 0);
+  CHECK_THAT(resolveTable(physical, "Classifier").error().message,
+             Catch::Contains("give a table number"));
   auto unknown = resolveTable(local, "Nope");
   REQUIRE_FALSE(unknown);
   CHECK_THAT(unknown.error().message,
