@@ -5,8 +5,6 @@
 #include <iostream>
 #include <memory>
 
-#include <sys/wait.h>
-
 #include "cni/agent_query.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -223,8 +221,8 @@ Result<std::string> ofprotoTrace(const AgentStatus& status, const std::string& f
   std::string output;
   char buffer[4096];
   while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status_ = ::pclose(pipe);
-  if (status_ != 0)
+  const int exitStatus = ::pclose(pipe);
+  if (exitStatus != 0)
     return makeError("ofproto/trace failed on node " + status.node + " (" + command +
                      "): " + output);
   return output;
