@@ -422,6 +422,7 @@ std::string controllerAddressOf(const AgentConfig& config) {
 
 void Agent::startLivenessReports() {
   const auto address = controllerAddressOf(config_);
+  controllerAddress_ = address;
   // Until the controller has heard this agent, it keeps what status gives it for one fencing
   // timeout (a restart must not interrupt SNAT), and then holds nothing until it is heard.
   loop_.postAt(TaskLoop::Clock::now() + std::chrono::milliseconds(config_.fencingTimeoutMs),
@@ -517,6 +518,7 @@ void Agent::reconcileEgress() {
   }
 
   auto flows = features::egressFlows(pipeline_, bootstrap_.network, inputs);
+  lastEgressInputs_ = inputs;
   if (!flows) {
     SLUICE_LOG(kError, "egress") << flows.error().message;
     return;
@@ -739,9 +741,10 @@ Result<void> Agent::run() {
       CniServiceOptions{.ipamStatePath = config_.stateDir + "/ipam.json",
                         .mtu = bootstrap_.podMtu,
                         .disableTxChecksum = config_.datapathType == DatapathType::kNetdev});
-  auto server = CniServer::start(config_.cniSocket, [this](const cni::Request& request) {
-    return cniService_->handle(request);
-  });
+  auto server = CniServer::start(
+      config_.cniSocket,
+      [this](const cni::Request& request) { return cniService_->handle(request); },
+      [this](const nlohmann::json& query) { return answerQuery(query); });
   if (!server) return server.error();
   cniServer_ = std::move(*server);
 

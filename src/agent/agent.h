@@ -58,6 +58,9 @@ class Agent : public PodDatapath {
   Result<void> ready() override;
 
  private:
+  // sluicectl's queries (agent_queries.cc); called on CNI connection threads.
+  Result<nlohmann::json> answerQuery(const nlohmann::json& query);
+  nlohmann::json statusAnswer() const;  // on the loop thread
   Result<NodeIdentity> waitForNodeIdentity();
   // What the agent knew of the cluster last time, so that after a restart it can install a
   // complete table before it can reach the API server (whose traffic may cross this very OVS).
@@ -112,8 +115,10 @@ class Agent : public PodDatapath {
   std::string savedEgressCache_;  // what egress-flows.json holds
   std::unique_ptr<AgentEvents> events_;
   std::set<features::EgressProblem> reportedProblems_;
-  std::atomic<bool> fenced_{false};  // see startLivenessReports()
-  std::atomic<bool> heard_{false};   // the controller has answered a report since the start
+  std::atomic<bool> fenced_{false};          // see startLivenessReports()
+  std::atomic<bool> heard_{false};           // the controller has answered a report since the start
+  features::EgressInputs lastEgressInputs_;  // what reconcileEgress() last saw, for sluicectl
+  std::string controllerAddress_;
   bool egressSynced_ = false;
   std::map<std::string, std::pair<Ipv4, Cidr>> remoteNodes_;  // by node name: node IP, podCIDR
   std::vector<Cidr> clusterCidrs_;

@@ -11,12 +11,13 @@
 #include <unistd.h>
 
 #include "cni/agent_client.h"
+#include "cni/agent_query.h"
 #include "common/log.h"
 
 namespace sluice::agent {
 
-Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPath,
-                                                    Handler handler) {
+Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPath, Handler handler,
+                                                    QueryHandler queryHandler) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socketPath.size() >= sizeof address.sun_path)
@@ -36,11 +37,15 @@ Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPat
                      "; check that its directory exists");
   }
   ::chmod(socketPath.c_str(), 0600);
-  return std::unique_ptr<CniServer>(new CniServer(socketPath, fd, std::move(handler)));
+  return std::unique_ptr<CniServer>(
+      new CniServer(socketPath, fd, std::move(handler), std::move(queryHandler)));
 }
 
-CniServer::CniServer(std::string path, int fd, Handler handler)
-    : path_(std::move(path)), listenFd_(fd), handler_(std::move(handler)) {
+CniServer::CniServer(std::string path, int fd, Handler handler, QueryHandler queryHandler)
+    : path_(std::move(path)),
+      listenFd_(fd),
+      handler_(std::move(handler)),
+      queryHandler_(std::move(queryHandler)) {
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 
@@ -83,7 +88,12 @@ void CniServer::serve(int connection) {
   }
   std::variant<nlohmann::json, cni::CniError> response;
   try {
-    auto request = cni::decodeRequest(nlohmann::json::parse(line.substr(0, line.find('\n'))));
+    const auto wire = nlohmann::json::parse(line.substr(0, line.find('\n')));
+    if (cni::isQuery(wire)) {
+      answerQuery(connection, wire["query"]);
+      return;
+    }
+    auto request = cni::decodeRequest(wire);
     if (auto* error = std::get_if<cni::CniError>(&request))
       response = *error;
     else
@@ -92,9 +102,28 @@ void CniServer::serve(int connection) {
     response = cni::CniError{cni::ErrorCode::kDecodeFailure,
                              "malformed request on the agent socket", error.what()};
   }
-  const std::string answer = cni::encodeResponse(response).dump() + "\n";
-  for (std::size_t sent = 0; sent < answer.size();) {
-    const ssize_t n = ::send(connection, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
+  sendLine(connection, cni::encodeResponse(response).dump() + "\n");
+}
+
+void CniServer::answerQuery(int connection, const nlohmann::json& query) {
+  std::variant<nlohmann::json, cni::CniError> response;
+  if (!queryHandler_) {
+    response = cni::CniError{cni::ErrorCode::kPluginNotAvailable,
+                             "this agent does not answer queries", "upgrade sluice-agent"};
+  } else if (auto answer = queryHandler_(query); answer) {
+    response = std::move(*answer);
+  } else {
+    response = cni::CniError{cni::ErrorCode::kInvalidEnvironment, answer.error().message, ""};
+  }
+  // dump() throws on invalid UTF-8 (an interface name, say); replace rather than drop the answer.
+  sendLine(connection, cni::encodeResponse(response).dump(
+                           -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                           "\n");
+}
+
+void CniServer::sendLine(int connection, const std::string& line) {
+  for (std::size_t sent = 0; sent < line.size();) {
+    const ssize_t n = ::send(connection, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return;
     sent += static_cast<std::size_t>(n);
   }

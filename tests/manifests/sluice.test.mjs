@@ -127,6 +127,7 @@ describe('RBAC', () => {
       'core/nodes:get', 'core/nodes:list', 'core/nodes:watch',
       'core/pods:get', 'core/pods:list', 'core/pods:watch',
       'crd.antrea.io/egresses:get', 'crd.antrea.io/egresses:list', 'crd.antrea.io/egresses:watch',
+      'crd.antrea.io/externalippools:get', 'crd.antrea.io/externalippools:list',
     ]);
   });
 

@@ -222,24 +222,25 @@ ResolvedHandovers resolveHandovers(std::vector<EgressPolicy>& policies, const st
   return out;
 }
 
+const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod) {
+  const EgressPolicy* chosen = nullptr;
+  for (const auto& policy : inputs.policies) {
+    if (!selects(policy, pod, inputs.namespaceLabels)) continue;
+    if (chosen == nullptr ||
+        std::tie(policy.creationOrder, policy.name) < std::tie(chosen->creationOrder, chosen->name))
+      chosen = &policy;
+  }
+  return chosen;
+}
+
 Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& node,
                                 const EgressInputs& inputs) {
   EgressFlows out;
   std::vector<Result<Flow>> flows;
-  std::vector<const EgressPolicy*> byAge;
-  for (const auto& policy : inputs.policies) byAge.push_back(&policy);
-  std::sort(byAge.begin(), byAge.end(), [](const EgressPolicy* a, const EgressPolicy* b) {
-    return std::tie(a->creationOrder, a->name) < std::tie(b->creationOrder, b->name);
-  });
 
   // Source side: each selected pod of this node, by its oldest Egress.
   for (const auto& pod : inputs.pods) {
-    const EgressPolicy* chosen = nullptr;
-    for (const auto* policy : byAge)
-      if (selects(*policy, pod, inputs.namespaceLabels)) {
-        chosen = policy;
-        break;
-      }
+    const EgressPolicy* chosen = egressOf(inputs, pod);
     if (chosen == nullptr) continue;
     const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress:" + chosen->name);
     const auto assignment = chooseAssignment(*chosen, pod);

@@ -107,6 +107,10 @@ struct EgressProblem {
   }
 };
 
+// The Egress that applies to `pod`: the oldest of those that select it (null: none). sluicectl
+// shows it; egressFlows() makes the same choice.
+const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod);
+
 struct EgressFlows {
   std::vector<ofrules::Flow> integration;  // br-int
   std::vector<ofrules::Flow> physical;     // br-phy
