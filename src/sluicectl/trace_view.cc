@@ -139,6 +139,9 @@ ParsedTrace parseTrace(const std::string& text) {
     }
     if (action.rfind("->", 0) == 0) continue;  // OVS's commentary on the previous action
     if (!lastCt.empty() && lastCt.find(action) != std::string::npos) continue;
+    // After ct(), ofproto/trace writes "drop" for the pre-recirculation copy of the packet: not a
+    // drop of the packet being traced, which goes on (in the next pass, or at the next action).
+    if (!lastCt.empty() && action == "drop") continue;
     lastCt = action.rfind("ct(", 0) == 0 ? action : "";
     parsed.steps.back().actions.push_back(action);
     if (std::regex_search(action, found, kTunnelDestination)) parsed.tunnelDestination = found[1];
