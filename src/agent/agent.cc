@@ -73,6 +73,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
 
 Agent::~Agent() {
   if (liveness_) liveness_->stop();
+  if (unfenceReader_.joinable()) unfenceReader_.join();
   cniServer_.reset();
   if (nodeInformer_) nodeInformer_->stop();
 }
@@ -420,6 +421,46 @@ std::string controllerAddressOf(const AgentConfig& config) {
 }
 }  // namespace
 
+void Agent::startUnfencing() {
+  if (!fenced_ || unfencing_) {
+    if (!fenced_) reconcileEgress();
+    return;
+  }
+  // Back from a partition, the Egress cache may still be from before it: an IP that moved away
+  // meanwhile would be taken back (and GARPed) for as long as the watch takes to catch up. So
+  // read the Egresses now, and own nothing until the cache is at least that new.
+  unfencing_ = true;
+  if (unfenceReader_.joinable()) unfenceReader_.join();
+  unfenceReader_ = std::thread([this] {
+    auto listed = client_->list(kube::resources::kEgresses, "");
+    std::map<std::string, std::string> barrier;
+    if (listed)
+      for (const auto& item : listed->value("items", nlohmann::json::array()))
+        barrier[kube::keyOf(item)] = kube::resourceVersionOf(item);
+    loop_.post([this, ok = listed.ok(), barrier = std::move(barrier)] {
+      unfencing_ = false;
+      if (!ok) {  // the controller hears us but the API server does not answer: try again soon
+        loop_.postAt(TaskLoop::Clock::now() + std::chrono::milliseconds(200),
+                     [this] { startUnfencing(); });
+        return;
+      }
+      if (!heard_ || (liveness_ && liveness_->fenced())) return;  // fenced again meanwhile
+      egressBarrier_ = barrier;
+      fenced_ = false;
+      reconcileEgress();
+    });
+  });
+}
+
+bool Agent::egressCacheCaughtUp() {
+  std::erase_if(egressBarrier_, [&](const auto& entry) {
+    const auto cached = egressInformer_->get(entry.first);
+    // Gone from the cache: deleted since (or not seen yet, and then it gives us nothing).
+    return !cached || kube::versionAtLeast(kube::resourceVersionOf(*cached), entry.second);
+  });
+  return egressBarrier_.empty();
+}
+
 void Agent::startLivenessReports() {
   const auto address = controllerAddressOf(config_);
   controllerAddress_ = address;
@@ -453,8 +494,7 @@ void Agent::startLivenessReports() {
           [this] {
             SLUICE_LOG(kInfo, "liveness") << "the controller hears this node";
             heard_ = true;
-            fenced_ = false;
-            loop_.post([this] { reconcileEgress(); });
+            loop_.post([this] { startUnfencing(); });
           }});
   if (auto started = liveness_->start(); !started)
     SLUICE_LOG(kWarning, "agent") << "liveness reports: " << started.error().message;
@@ -469,13 +509,16 @@ void Agent::startEgressInformers() {
                          const kube::ObjectPtr&) { loop_.post([this] { reconcileEgress(); }); },
       .onDelete = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileEgress(); }); }};
   egressInformer_ = std::make_unique<kube::Informer>(
-      *client_, kube::InformerOptions{.resource = kube::resources::kEgresses});
+      *client_,
+      kube::InformerOptions{.resource = kube::resources::kEgresses, .backoff = kInformerBackoff});
   namespaceInformer_ = std::make_unique<kube::Informer>(
-      *client_, kube::InformerOptions{.resource = kube::resources::kNamespaces});
+      *client_,
+      kube::InformerOptions{.resource = kube::resources::kNamespaces, .backoff = kInformerBackoff});
   // Only this node's pods: what the agent holds does not grow with the cluster's pod count.
   podInformer_ = std::make_unique<kube::Informer>(
       *client_, kube::InformerOptions{.resource = kube::resources::kPods,
-                                      .fieldSelector = "spec.nodeName=" + config_.nodeName});
+                                      .fieldSelector = "spec.nodeName=" + config_.nodeName,
+                                      .backoff = kInformerBackoff});
   for (auto* informer : {egressInformer_.get(), namespaceInformer_.get(), podInformer_.get()}) {
     informer->addHandlers(onChange);
     informer->start();
@@ -487,7 +530,7 @@ void Agent::reconcileEgress() {
       !podInformer_->hasSynced())
     return;
   features::EgressInputs inputs;
-  inputs.fenced = fenced_;
+  inputs.fenced = fenced_ || !egressCacheCaughtUp();
   for (const auto& object : egressInformer_->list()) {
     auto policy = features::decodeEgressPolicy(*object);
     if (!policy) {

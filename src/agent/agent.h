@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "agent/agent_config.h"
 #include "agent/agent_events.h"
@@ -42,6 +43,12 @@ class OvsdbRoundStore : public ofrules::RoundStore {
   std::string bridge_;
 };
 
+// The agent's informers retry quickly: the API server is the one thing they cannot do without.
+inline constexpr kube::BackoffOptions kInformerBackoff{.initial = std::chrono::milliseconds(100),
+                                                       .max = std::chrono::milliseconds(1000),
+                                                       .factor = 2.0,
+                                                       .jitter = 0.2};
+
 class Agent : public PodDatapath {
  public:
   explicit Agent(AgentConfig config);
@@ -75,6 +82,9 @@ class Agent : public PodDatapath {
   void applyTcpSequenceCheckSetting();
   void pollOvs();
   void startLivenessReports();
+  // After a fence: unfence once the Egress cache is as new as a fresh read (egressBarrier_).
+  void startUnfencing();
+  bool egressCacheCaughtUp();
   void startEgressInformers();
   void reconcileEgress();
   void sendGratuitousArp(Ipv4 egressIp) const;
@@ -115,8 +125,11 @@ class Agent : public PodDatapath {
   std::string savedEgressCache_;  // what egress-flows.json holds
   std::unique_ptr<AgentEvents> events_;
   std::set<features::EgressProblem> reportedProblems_;
-  std::atomic<bool> fenced_{false};          // see startLivenessReports()
-  std::atomic<bool> heard_{false};           // the controller has answered a report since the start
+  std::atomic<bool> fenced_{false};  // see startLivenessReports()
+  std::atomic<bool> heard_{false};   // the controller has answered a report since the start
+  bool unfencing_ = false;           // a fresh read of the Egresses is on its way (loop thread)
+  std::map<std::string, std::string> egressBarrier_;  // key -> resourceVersion the cache must reach
+  std::thread unfenceReader_;
   features::EgressInputs lastEgressInputs_;  // what reconcileEgress() last saw, for sluicectl
   std::string controllerAddress_;
   bool egressSynced_ = false;

@@ -45,16 +45,6 @@ const json& statusOf(const json& object) {
   return it != object.end() && it->is_object() ? *it : kEmpty;
 }
 
-// resourceVersions are opaque to clients in general; the lab server's and etcd's are integers,
-// and when both parse we prefer the larger. Otherwise trust our own write.
-bool newerVersion(const std::string& ours, const std::string& cached) {
-  const bool digits = !ours.empty() && !cached.empty() && ours.size() < 19 && cached.size() < 19 &&
-                      ours.find_first_not_of("0123456789") == std::string::npos &&
-                      cached.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits) return true;
-  return std::stoll(ours) >= std::stoll(cached);
-}
-
 kube::EventHandlers enqueueHandlers(const std::function<void()>& enqueue) {
   return kube::EventHandlers{
       .onAdd = [enqueue](const kube::ObjectPtr&) { enqueue(); },
@@ -437,7 +427,7 @@ bool EgressController::sync() {
       auto written = written_.find(kube::nameOf(copy));
       std::string version = kube::resourceVersionOf(copy);
       if (written != written_.end() && written->second.value("uid", "") == kube::uidOf(copy) &&
-          newerVersion(written->second.value("resourceVersion", ""), version)) {
+          kube::versionAtLeast(written->second.value("resourceVersion", ""), version)) {
         copy["status"] = written->second["status"];
         version = written->second.value("resourceVersion", "");
       }

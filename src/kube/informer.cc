@@ -198,6 +198,7 @@ void Informer::run() {
         waitInterruptible(backoff.next());
         continue;
       }
+      backoff.reset();  // the server answers again: the next failure starts from a short delay
       needList = false;
     }
     ListOptions watchOptions;
@@ -219,7 +220,10 @@ void Informer::run() {
     bool progressed = stats().events > eventsBefore;
     if (!end) {
       SLUICE_LOG(kInfo, "informer") << name << ": watch failed, retrying: " << end.error().message;
-      if (progressed) backoff.reset();
+      // A watch that was up for a while (or delivered events) ended because the server went
+      // away: retry soon, rather than after the delay a long outage before it had grown to.
+      if (progressed || std::chrono::steady_clock::now() - started > std::chrono::seconds(1))
+        backoff.reset();
       waitInterruptible(backoff.next());
       continue;
     }

@@ -77,6 +77,14 @@ std::string resourceVersionOf(const json& object) {
 }
 std::string uidOf(const json& object) { return metadataString(object, "uid"); }
 
+bool versionAtLeast(const std::string& ours, const std::string& other) {
+  const bool digits = !ours.empty() && !other.empty() && ours.size() < 19 && other.size() < 19 &&
+                      ours.find_first_not_of("0123456789") == std::string::npos &&
+                      other.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) return true;
+  return std::stoll(ours) >= std::stoll(other);
+}
+
 std::string makeKey(const std::string& ns, const std::string& name) {
   return ns.empty() ? name : ns + "/" + name;
 }

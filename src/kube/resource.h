@@ -60,6 +60,10 @@ std::string nameOf(const nlohmann::json& object);
 std::string namespaceOf(const nlohmann::json& object);
 std::string resourceVersionOf(const nlohmann::json& object);
 std::string uidOf(const nlohmann::json& object);
+// Whether resourceVersion `ours` is at least as new as `other`. resourceVersions are opaque in
+// general; the lab server's and etcd's are integers, and when both parse they are compared.
+// Otherwise `ours` is trusted.
+bool versionAtLeast(const std::string& ours, const std::string& other);
 // The informer/work-queue key: "namespace/name", or "name" for cluster-scoped objects.
 std::string keyOf(const nlohmann::json& object);
 std::string makeKey(const std::string& ns, const std::string& name);
