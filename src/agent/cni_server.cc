@@ -71,6 +71,21 @@ void CniServer::acceptLoop() {
   }
 }
 
+std::string answerRequestLine(const std::string& line, const CniServer::Handler& handler) {
+  std::variant<nlohmann::json, cni::CniError> response;
+  try {
+    auto request = cni::decodeRequest(nlohmann::json::parse(line));
+    if (auto* error = std::get_if<cni::CniError>(&request))
+      response = *error;
+    else
+      response = handler(std::get<cni::Request>(request));
+  } catch (const nlohmann::json::exception& error) {
+    response = cni::CniError{cni::ErrorCode::kDecodeFailure,
+                             "malformed request on the agent socket", error.what()};
+  }
+  return cni::toWire(cni::encodeResponse(response)) + "\n";
+}
+
 void CniServer::serve(int connection) {
   std::string line;
   char buffer[4096];
@@ -81,18 +96,7 @@ void CniServer::serve(int connection) {
     if (n <= 0) return;
     line.append(buffer, static_cast<std::size_t>(n));
   }
-  std::variant<nlohmann::json, cni::CniError> response;
-  try {
-    auto request = cni::decodeRequest(nlohmann::json::parse(line.substr(0, line.find('\n'))));
-    if (auto* error = std::get_if<cni::CniError>(&request))
-      response = *error;
-    else
-      response = handler_(std::get<cni::Request>(request));
-  } catch (const nlohmann::json::exception& error) {
-    response = cni::CniError{cni::ErrorCode::kDecodeFailure,
-                             "malformed request on the agent socket", error.what()};
-  }
-  const std::string answer = cni::encodeResponse(response).dump() + "\n";
+  const std::string answer = answerRequestLine(line.substr(0, line.find('\n')), handler_);
   for (std::size_t sent = 0; sent < answer.size();) {
     const ssize_t n = ::send(connection, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return;
