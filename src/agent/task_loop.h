@@ -47,8 +47,8 @@ class TaskLoop {
   std::deque<std::function<void()>> tasks_;
   std::vector<Periodic> periodic_;
   bool stopping_ = false;
-  // Atomic: run() sets it on the loop thread while other threads read it in call() (a data race
-  // that ThreadSanitizer found when it was a plain member).
+  // Atomic: run() sets it on the loop thread while other threads read it in call(); as a plain
+  // member that was a data race.
   std::atomic<std::thread::id> loopThread_;
 };
 
