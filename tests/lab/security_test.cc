@@ -57,9 +57,9 @@ TEST_CASE("a pod can neither spoof a source IP nor tunnel to an egress node to u
   REQUIRE(lab.exec("default/attacker", attack("--spoof-src " + web + " --tag spoofsrc")).ok());
   // 2. Geneve to the egress node with 10.10.0.8's tunnel ID (0x0a0008): the source node drops
   //    pod traffic to another node's tunnel port, so node02 never SNATs it to the egress IP.
-  REQUIRE(lab.exec("default/attacker", attack("--geneve " + node02.output +
-                                              " --vni 0x0a0008 --inner-src " + attacker +
-                                              " --tag geneve"))
+  REQUIRE(lab.exec("default/attacker",
+                   attack("--geneve " + node02.output + " --vni 0x0a0008 --inner-src " + attacker +
+                          " --tag geneve"))
               .ok());
   // One more control after the attacks: when it has arrived, so would have anything sent before.
   REQUIRE(lab.exec("default/attacker", attack("--control --tag control2")).ok());
