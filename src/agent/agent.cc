@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ofrules/fields.h"
 
 namespace sluice::agent {
 namespace {
@@ -138,21 +139,34 @@ Result<void> Agent::connectOvs() {
   }
 }
 
-void Agent::applyTcpSequenceCheckSetting() {
-  if (!config_.disableConntrackTcpSequenceCheck) return;
-  // Not stored in OVSDB, so it is set again after every ovs-vswitchd start (FACTS.md). Once per
-  // start, never on the packet or flow path.
+bool Agent::ovsAppctl(const std::string& arguments) const {
   std::string target = config_.ovsRunDir + "/ovs-vswitchd.ctl";
   if (!std::filesystem::exists(target)) {
     std::ifstream pidFile(config_.ovsRunDir + "/ovs-vswitchd.pid");
     std::string pid;
     if (pidFile >> pid) target = config_.ovsRunDir + "/ovs-vswitchd." + pid + ".ctl";
   }
-  const auto command =
-      "ovs-appctl -t " + shellQuote(target) + " dpctl/ct-disable-tcp-seq-chk >/dev/null 2>&1";
-  if (std::system(command.c_str()) != 0)
-    SLUICE_LOG(kWarning, "agent") << "could not disable conntrack TCP sequence checks through "
-                                  << target;
+  const auto command = "ovs-appctl -t " + shellQuote(target) + " " + arguments + " >/dev/null 2>&1";
+  return std::system(command.c_str()) == 0;
+}
+
+void Agent::applyTcpSequenceCheckSetting() {
+  if (!config_.disableConntrackTcpSequenceCheck) return;
+  // Not stored in OVSDB, so it is set again after every ovs-vswitchd start (FACTS.md). Once per
+  // start, never on the packet or flow path.
+  if (!ovsAppctl("dpctl/ct-disable-tcp-seq-chk"))
+    SLUICE_LOG(kWarning, "agent") << "could not disable conntrack TCP sequence checks in "
+                                  << config_.ovsRunDir;
+}
+
+void Agent::flushEgressConntrack(Ipv4 egressIp) const {
+  // The SNAT zone's entries whose reply goes to the released IP: were the IP to come back, stale
+  // entries would otherwise steer new connections with old translations.
+  const auto tuple = "ct_nw_dst=" + formatIpv4(egressIp);
+  if (!ovsAppctl("dpctl/flush-conntrack zone=" + std::to_string(ofrules::kSnatCtZone) + " '' " +
+                 shellQuote(tuple)))
+    SLUICE_LOG(kWarning, "egress")
+        << "could not flush conntrack entries of released egress IP " << formatIpv4(egressIp);
 }
 
 void Agent::clearFlowRestoreWait() {
@@ -179,7 +193,8 @@ Result<void> Agent::installPipeline() {
   roundStore_ = std::make_unique<OvsdbRoundStore>(*ovsdb_, config_.integrationBridge);
   auto syncer = ofrules::FlowSyncer::create(
       ofrules::FlowSyncerOptions{
-          .connection = {.target = config_.bridgeTarget(config_.integrationBridge)}},
+          .connection = {.target = config_.bridgeTarget(config_.integrationBridge)},
+          .onSync = metrics_->syncObserver(config_.integrationBridge)},
       *roundStore_);
   if (!syncer) return syncer.error();
   integrationSyncer_ = std::move(*syncer);
@@ -187,7 +202,8 @@ Result<void> Agent::installPipeline() {
     physicalRoundStore_ = std::make_unique<ofrules::MemoryRoundStore>();
     auto physical = ofrules::FlowSyncer::create(
         ofrules::FlowSyncerOptions{
-            .connection = {.target = config_.bridgeTarget(config_.physicalBridge)}},
+            .connection = {.target = config_.bridgeTarget(config_.physicalBridge)},
+            .onSync = metrics_->syncObserver(config_.physicalBridge)},
         *physicalRoundStore_);
     if (!physical) return physical.error();
     physicalSyncer_ = std::move(*physical);
@@ -205,6 +221,7 @@ Result<void> Agent::installPipeline() {
   if (auto set = integrationSyncer_->setFlows(kNodeFlowsOwner, *flows); !set) return set;
   restorePods();
   loadClusterCache();
+  loadEgressCache();
   return {};
 }
 
@@ -282,6 +299,68 @@ void Agent::saveClusterCache() const {
   std::filesystem::rename(path + ".tmp", path);
 }
 
+namespace {
+
+nlohmann::json flowsToJson(const std::vector<ofrules::Flow>& flows) {
+  auto out = nlohmann::json::array();
+  for (const auto& flow : flows)
+    out.push_back({flow.table, flow.priority, flow.match, flow.actions, flow.cookie});
+  return out;
+}
+
+std::vector<ofrules::Flow> flowsFromJson(const nlohmann::json& entries) {
+  std::vector<ofrules::Flow> flows;
+  for (const auto& entry : entries)
+    flows.push_back(ofrules::Flow{entry.at(0).get<std::uint8_t>(), entry.at(1).get<std::uint16_t>(),
+                                  entry.at(2).get<std::string>(), entry.at(3).get<std::string>(),
+                                  entry.at(4).get<std::uint64_t>()});
+  return flows;
+}
+
+nlohmann::json ipsToJson(const std::set<Ipv4>& ips) {
+  auto out = nlohmann::json::array();
+  for (const auto ip : ips) out.push_back(formatIpv4(ip));
+  return out;
+}
+
+}  // namespace
+
+void Agent::loadEgressCache() {
+  // A restarted agent re-installs the egress flows it had, so that SNAT on this node does not
+  // stop while its informers sync; the first reconcile then replaces them.
+  std::ifstream in(config_.stateDir + "/egress-flows.json");
+  if (!in) return;
+  try {
+    const auto saved = nlohmann::json::parse(in);
+    const auto integration = flowsFromJson(saved.at("integration"));
+    (void)integrationSyncer_->setFlows("egress", integration);
+    if (physicalSyncer_)
+      (void)physicalSyncer_->setFlows("egress-phy", flowsFromJson(saved.at("physical")));
+    for (const auto& ip : saved.at("held"))
+      if (auto parsed = parseIpv4(ip.get<std::string>())) heldEgressIps_.insert(*parsed);
+    for (const auto& ip : saved.at("served"))
+      if (auto parsed = parseIpv4(ip.get<std::string>())) servedEgressIps_.insert(*parsed);
+    SLUICE_LOG(kInfo, "agent") << "restored " << integration.size() << " egress flows and "
+                               << heldEgressIps_.size() << " egress IPs from the local cache";
+  } catch (const nlohmann::json::exception& error) {
+    SLUICE_LOG(kWarning, "agent") << "ignoring an unreadable " << config_.stateDir
+                                  << "/egress-flows.json: " << error.what();
+  }
+}
+
+void Agent::saveEgressCache(const features::EgressFlows& flows) {
+  const auto text = nlohmann::json{{"integration", flowsToJson(flows.integration)},
+                                   {"physical", flowsToJson(flows.physical)},
+                                   {"held", ipsToJson(heldEgressIps_)},
+                                   {"served", ipsToJson(servedEgressIps_)}}
+                        .dump();
+  if (text == savedEgressCache_) return;
+  const auto path = config_.stateDir + "/egress-flows.json";
+  std::ofstream(path + ".tmp") << text << "\n";
+  std::filesystem::rename(path + ".tmp", path);
+  savedEgressCache_ = text;
+}
+
 void Agent::setRemoteNodeFlows(const std::map<std::string, std::pair<Ipv4, Cidr>>& remotes) {
   std::vector<Cidr> cidrs = {bootstrap_.network.podCidr};
   for (const auto& [name, address] : remotes) cidrs.push_back(address.second);
@@ -343,6 +422,15 @@ std::string controllerAddressOf(const AgentConfig& config) {
 
 void Agent::startLivenessReports() {
   const auto address = controllerAddressOf(config_);
+  controllerAddress_ = address;
+  // Until the controller has heard this agent, it keeps what status gives it for one fencing
+  // timeout (a restart must not interrupt SNAT), and then holds nothing until it is heard.
+  loop_.postAt(TaskLoop::Clock::now() + std::chrono::milliseconds(config_.fencingTimeoutMs),
+               [this] {
+                 if (heard_) return;
+                 fenced_ = true;
+                 reconcileEgress();
+               });
   if (address.empty()) {
     SLUICE_LOG(kWarning, "agent")
         << "no controller address (controllerAddress, or the " << config_.controllerService
@@ -364,6 +452,7 @@ void Agent::startLivenessReports() {
       .onUnfenced =
           [this] {
             SLUICE_LOG(kInfo, "liveness") << "the controller hears this node";
+            heard_ = true;
             fenced_ = false;
             loop_.post([this] { reconcileEgress(); });
           }});
@@ -372,6 +461,8 @@ void Agent::startLivenessReports() {
 }
 
 void Agent::startEgressInformers() {
+  events_ = std::make_unique<AgentEvents>(
+      *client_, kube::EventRecorderOptions{.component = "sluice-agent", .host = config_.nodeName});
   auto onChange = kube::EventHandlers{
       .onAdd = [this](const kube::ObjectPtr&) { loop_.post([this] { reconcileEgress(); }); },
       .onUpdate = [this](const kube::ObjectPtr&,
@@ -417,21 +508,33 @@ void Agent::reconcileEgress() {
   inputs.nodeIps[config_.nodeName] = bootstrap_.network.nodeIp;
   for (const auto& [name, address] : remoteNodes_) inputs.nodeIps[name] = address.first;
 
+  const auto now = features::HandoverClock::now();
+  const auto handovers = features::resolveHandovers(inputs.policies, config_.nodeName,
+                                                    handoversSeen_, now, handoverTiming_);
+  inputs.passiveIps = handovers.passiveIps;
+  if (handovers.nextChange && (!handoverWake_ || *handoverWake_ != *handovers.nextChange)) {
+    handoverWake_ = handovers.nextChange;
+    loop_.postAt(*handovers.nextChange, [this] { reconcileEgress(); });
+  }
+
   auto flows = features::egressFlows(pipeline_, bootstrap_.network, inputs);
+  lastEgressInputs_ = inputs;
   if (!flows) {
     SLUICE_LOG(kError, "egress") << flows.error().message;
     return;
   }
-  for (const auto& problem : flows->problems) SLUICE_LOG(kDebug, "egress") << problem;
+  reportEgressProblems(flows->problems);
   SLUICE_LOG(kDebug, "egress") << inputs.policies.size() << " Egresses, " << inputs.pods.size()
                                << " local pods, " << flows->integration.size() << " flows, "
-                               << flows->heldIps.size() << " IPs held"
-                               << (inputs.fenced ? " (fenced)" : "");
+                               << flows->heldIps.size() << " IPs held, " << flows->passiveIps.size()
+                               << " passive" << (inputs.fenced ? " (fenced)" : "");
   (void)integrationSyncer_->setFlows("egress", flows->integration);
   if (physicalSyncer_) (void)physicalSyncer_->setFlows("egress-phy", flows->physical);
   if (auto synced = syncAll(); !synced)
     SLUICE_LOG(kWarning, "egress") << "sync: " << synced.error().message;
   const std::set<Ipv4> held(flows->heldIps.begin(), flows->heldIps.end());
+  std::set<Ipv4> served = held;
+  served.insert(flows->passiveIps.begin(), flows->passiveIps.end());
   for (const auto ip : held) {
     if (heldEgressIps_.contains(ip)) continue;
     // Taken over: the sources already point here (this bundle), so now tell the neighbours.
@@ -440,8 +543,33 @@ void Agent::reconcileEgress() {
     sendGratuitousArp(ip);
   }
   for (const auto ip : heldEgressIps_)
-    if (!held.contains(ip)) SLUICE_LOG(kInfo, "egress") << "released egress IP " << formatIpv4(ip);
+    if (!held.contains(ip))
+      SLUICE_LOG(kInfo, "egress") << "released egress IP " << formatIpv4(ip)
+                                  << (served.contains(ip) ? " (draining)" : "");
+  for (const auto ip : servedEgressIps_)
+    if (!served.contains(ip)) flushEgressConntrack(ip);
   heldEgressIps_ = held;
+  servedEgressIps_ = served;
+  saveEgressCache(*flows);
+  metrics_->observeHeldEgressIps(held);
+}
+
+void Agent::reportEgressProblems(const std::vector<features::EgressProblem>& problems) {
+  // Each warning once while it lasts: a reconcile runs on every pod or Egress change.
+  std::set<features::EgressProblem> now;
+  for (const auto& problem : problems) {
+    if (!problem.warning) {
+      SLUICE_LOG(kDebug, "egress") << problem.message;
+      continue;
+    }
+    now.insert(problem);
+    if (reportedProblems_.contains(problem)) continue;
+    SLUICE_LOG(kWarning, "egress") << problem.message;
+    if (!events_) continue;
+    if (auto egress = egressInformer_->get(problem.egress))
+      events_->record(*egress, kube::EventType::kWarning, problem.reason, problem.message);
+  }
+  reportedProblems_ = std::move(now);
 }
 
 void Agent::sendGratuitousArp(Ipv4 egressIp) const {
@@ -538,6 +666,7 @@ Result<int> Agent::attach(const PodAttachment& attachment) {
     if (auto set = integrationSyncer_->setFlows(pod.owner, *flows); !set) return set.error();
     pods_[pod.owner] = pod;
     podNames_[pod.owner] = {attachment.podNamespace, attachment.podName};
+    metrics_->setLocalPods(pods_.size());
     reconcileEgress();  // a new pod may be selected by an Egress: its first packet must be right
     if (auto synced = integrationSyncer_->sync(); !synced) return synced.error();
     return static_cast<int>(*ofport);
@@ -550,6 +679,7 @@ Result<void> Agent::detach(const PodAttachment& attachment) {
     integrationSyncer_->deleteOwner(owner);
     pods_.erase(owner);
     podNames_.erase(owner);
+    metrics_->setLocalPods(pods_.size());
     reconcileEgress();
     if (auto synced = integrationSyncer_->sync(); !synced) return synced;
     if (config_.datapathType == DatapathType::kNetdev) (void)guard_->unguard(attachment.hostIfName);
@@ -565,6 +695,7 @@ Result<void> Agent::ready() {
 }
 
 Result<void> Agent::run() {
+  if (auto served = startObservability(); !served) return served;
   auto cluster = kube::loadDefaultConfig(config_.kubeconfig);
   if (!cluster) return cluster.error();
   auto client = kube::Client::connect(*cluster);
@@ -610,15 +741,17 @@ Result<void> Agent::run() {
       CniServiceOptions{.ipamStatePath = config_.stateDir + "/ipam.json",
                         .mtu = bootstrap_.podMtu,
                         .disableTxChecksum = config_.datapathType == DatapathType::kNetdev});
-  auto server = CniServer::start(config_.cniSocket, [this](const cni::Request& request) {
-    return cniService_->handle(request);
-  });
+  auto server = CniServer::start(
+      config_.cniSocket,
+      [this](const cni::Request& request) { return cniService_->handle(request); },
+      [this](const nlohmann::json& query) { return answerQuery(query); });
   if (!server) return server.error();
   cniServer_ = std::move(*server);
 
   reconnectsSeen_ = integrationSyncer_->counters().reconnects +
                     (physicalSyncer_ ? physicalSyncer_->counters().reconnects : 0);
   loop_.every(kPollPeriod, [this] { pollOvs(); });
+  loop_.every(1s, [this] { refreshObservability(); });
   startEgressInformers();
   startLivenessReports();
   ready_ = true;

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "agent/agent_config.h"
+#include "agent/agent_events.h"
+#include "agent/agent_metrics.h"
 #include "agent/cni_server.h"
 #include "agent/cni_service.h"
 #include "agent/features/egress.h"
@@ -18,6 +20,7 @@
 #include "agent/liveness_reporter.h"
 #include "agent/node_bootstrap.h"
 #include "agent/task_loop.h"
+#include "common/http_server.h"
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "ofrules/flow_syncer.h"
@@ -55,6 +58,9 @@ class Agent : public PodDatapath {
   Result<void> ready() override;
 
  private:
+  // sluicectl's queries (agent_queries.cc); called on CNI connection threads.
+  Result<nlohmann::json> answerQuery(const nlohmann::json& query);
+  nlohmann::json statusAnswer() const;  // on the loop thread
   Result<NodeIdentity> waitForNodeIdentity();
   // What the agent knew of the cluster last time, so that after a restart it can install a
   // complete table before it can reach the API server (whose traffic may cross this very OVS).
@@ -72,8 +78,17 @@ class Agent : public PodDatapath {
   void startEgressInformers();
   void reconcileEgress();
   void sendGratuitousArp(Ipv4 egressIp) const;
+  void flushEgressConntrack(Ipv4 egressIp) const;
+  void loadEgressCache();
+  void reportEgressProblems(const std::vector<features::EgressProblem>& problems);
+  void saveEgressCache(const features::EgressFlows& flows);
+  // Runs `ovs-appctl -t <this node's ovs-vswitchd> ARGUMENTS`; whether it succeeded.
+  bool ovsAppctl(const std::string& arguments) const;
   void clearFlowRestoreWait();
   Result<void> syncAll();
+  // agent_observability.cc: the /metrics, /healthz and /readyz listener and its loop task.
+  Result<void> startObservability();
+  void refreshObservability();
 
   AgentConfig config_;
   TaskLoop loop_;
@@ -92,8 +107,18 @@ class Agent : public PodDatapath {
   std::unique_ptr<kube::Informer> egressInformer_;
   std::unique_ptr<kube::Informer> namespaceInformer_;
   std::unique_ptr<kube::Informer> podInformer_;
-  std::set<Ipv4> heldEgressIps_;
-  std::atomic<bool> fenced_{true};
+  std::set<Ipv4> heldEgressIps_;    // owned: ARP, floating MAC
+  std::set<Ipv4> servedEgressIps_;  // owned or passive: SNAT flows installed
+  features::HandoversSeen handoversSeen_;
+  features::HandoverTiming handoverTiming_;
+  std::optional<features::HandoverClock::time_point> handoverWake_;
+  std::string savedEgressCache_;  // what egress-flows.json holds
+  std::unique_ptr<AgentEvents> events_;
+  std::set<features::EgressProblem> reportedProblems_;
+  std::atomic<bool> fenced_{false};          // see startLivenessReports()
+  std::atomic<bool> heard_{false};           // the controller has answered a report since the start
+  features::EgressInputs lastEgressInputs_;  // what reconcileEgress() last saw, for sluicectl
+  std::string controllerAddress_;
   bool egressSynced_ = false;
   std::map<std::string, std::pair<Ipv4, Cidr>> remoteNodes_;  // by node name: node IP, podCIDR
   std::vector<Cidr> clusterCidrs_;
@@ -105,6 +130,9 @@ class Agent : public PodDatapath {
   std::atomic<bool> stopping_{false};
   std::uint64_t reconnectsSeen_ = 0;
   bool restoreWaitPending_ = false;
+  // Last, so the listener (whose handlers read metrics_) goes first on destruction.
+  std::unique_ptr<AgentMetrics> metrics_ = std::make_unique<AgentMetrics>();
+  std::unique_ptr<HttpServer> observabilityServer_;
 };
 
 // The flow owner of a pod attachment.

@@ -11,12 +11,13 @@
 #include <unistd.h>
 
 #include "cni/agent_client.h"
+#include "cni/agent_query.h"
 #include "common/log.h"
 
 namespace sluice::agent {
 
-Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPath,
-                                                    Handler handler) {
+Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPath, Handler handler,
+                                                    QueryHandler queryHandler) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socketPath.size() >= sizeof address.sun_path)
@@ -36,11 +37,15 @@ Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPat
                      "; check that its directory exists");
   }
   ::chmod(socketPath.c_str(), 0600);
-  return std::unique_ptr<CniServer>(new CniServer(socketPath, fd, std::move(handler)));
+  return std::unique_ptr<CniServer>(
+      new CniServer(socketPath, fd, std::move(handler), std::move(queryHandler)));
 }
 
-CniServer::CniServer(std::string path, int fd, Handler handler)
-    : path_(std::move(path)), listenFd_(fd), handler_(std::move(handler)) {
+CniServer::CniServer(std::string path, int fd, Handler handler, QueryHandler queryHandler)
+    : path_(std::move(path)),
+      listenFd_(fd),
+      handler_(std::move(handler)),
+      queryHandler_(std::move(queryHandler)) {
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 
@@ -96,9 +101,33 @@ void CniServer::serve(int connection) {
     if (n <= 0) return;
     line.append(buffer, static_cast<std::size_t>(n));
   }
-  const std::string answer = answerRequestLine(line.substr(0, line.find('\n')), handler_);
-  for (std::size_t sent = 0; sent < answer.size();) {
-    const ssize_t n = ::send(connection, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
+  const std::string text = line.substr(0, line.find('\n'));
+  // Queries (sluicectl) go to the query handler; everything else is a CNI request.
+  const auto wire = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!wire.is_discarded() && cni::isQuery(wire)) {
+    answerQuery(connection, wire["query"]);
+    return;
+  }
+  sendLine(connection, answerRequestLine(text, handler_));
+}
+
+void CniServer::answerQuery(int connection, const nlohmann::json& query) {
+  std::variant<nlohmann::json, cni::CniError> response;
+  if (!queryHandler_) {
+    response = cni::CniError{cni::ErrorCode::kPluginNotAvailable,
+                             "this agent does not answer queries", "upgrade sluice-agent"};
+  } else if (auto answer = queryHandler_(query); answer) {
+    response = std::move(*answer);
+  } else {
+    response = cni::CniError{cni::ErrorCode::kInvalidEnvironment, answer.error().message, ""};
+  }
+  // An interface name, say, may not be UTF-8: toWire replaces rather than drops the answer.
+  sendLine(connection, cni::toWire(cni::encodeResponse(response)) + "\n");
+}
+
+void CniServer::sendLine(int connection, const std::string& line) {
+  for (std::size_t sent = 0; sent < line.size();) {
+    const ssize_t n = ::send(connection, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return;
     sent += static_cast<std::size_t>(n);
   }

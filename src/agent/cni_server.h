@@ -1,5 +1,6 @@
 // CniServer: the agent's unix socket for sluice-cni (root-owned, mode 0600). Each connection
 // carries one request line and gets one answer line; connections are served on their own threads.
+// The same socket answers sluicectl's queries (cni/agent_query.h), so root alone can ask either.
 #pragma once
 
 #include <atomic>
@@ -18,21 +19,27 @@ namespace sluice::agent {
 class CniServer {
  public:
   using Handler = std::function<std::variant<nlohmann::json, cni::CniError>(const cni::Request&)>;
+  // Answers a query line ({"query": ...}); none: queries get an error.
+  using QueryHandler = std::function<Result<nlohmann::json>(const nlohmann::json& query)>;
 
   // Binds (replacing a stale socket file), sets mode 0600 and starts accepting.
-  static Result<std::unique_ptr<CniServer>> start(const std::string& socketPath, Handler handler);
+  static Result<std::unique_ptr<CniServer>> start(const std::string& socketPath, Handler handler,
+                                                  QueryHandler queryHandler = {});
   ~CniServer();  // stops accepting, waits for in-flight requests, removes the socket file
   CniServer(const CniServer&) = delete;
   CniServer& operator=(const CniServer&) = delete;
 
  private:
-  CniServer(std::string path, int fd, Handler handler);
+  CniServer(std::string path, int fd, Handler handler, QueryHandler queryHandler);
   void acceptLoop();
   void serve(int connection);
+  void answerQuery(int connection, const nlohmann::json& query);
+  static void sendLine(int connection, const std::string& line);
 
   std::string path_;
   int listenFd_;
   Handler handler_;
+  QueryHandler queryHandler_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> inFlight_{0};
   std::thread acceptor_;

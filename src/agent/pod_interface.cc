@@ -38,7 +38,10 @@ Result<std::string> configurePodSide(const PodInterfaceSpec& spec) {
 std::string hostInterfaceName(const std::string& containerId, const std::string& ifName) {
   // FNV-1a: stable across runs and builds, unlike std::hash.
   std::uint64_t hash = 1469598103934665603ull;
-  for (char c : containerId + "/" + ifName) {
+  std::string key = containerId;
+  key += '/';
+  key += ifName;
+  for (char c : key) {
     hash ^= static_cast<unsigned char>(c);
     hash *= 1099511628211ull;
   }

@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,6 +21,8 @@ class TaskLoop {
   using Clock = std::chrono::steady_clock;
 
   void post(std::function<void()> task);
+  // Runs `task` on the loop once, at `when` or soon after.
+  void postAt(Clock::time_point when, std::function<void()> task);
   // Runs `task` on the loop and returns its result; runs inline when already on the loop.
   template <typename Function>
   auto call(Function task) -> decltype(task()) {
@@ -46,6 +49,7 @@ class TaskLoop {
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;
   std::vector<Periodic> periodic_;
+  std::multimap<Clock::time_point, std::function<void()>> timers_;
   bool stopping_ = false;
   // Atomic: run() sets it on the loop thread while other threads read it in call(); as a plain
   // member that was a data race.

@@ -12,12 +12,16 @@
 
 // GCC 12 with -fsanitize flags a boost::optional in Beast's request parser as maybe-uninitialized
 // (a false positive inside Boost); keep -Werror for our own code.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 

@@ -57,8 +57,8 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
                   .Register(registry)
                   .Add({});
   poolTotal_ = &BuildGauge()
-                    .Name("sluice_controller_pool_ips_total")
-                    .Help("IPs in an ExternalIPPool")
+                    .Name("sluice_controller_pool_ips")
+                    .Help("IPs in an ExternalIPPool (its size; _total is kept for counters)")
                     .Register(registry);
   poolUsed_ = &BuildGauge()
                    .Name("sluice_controller_pool_ips_used")

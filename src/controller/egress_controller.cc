@@ -79,6 +79,13 @@ Result<void> EgressController::start() {
     return makeError("sluice-controller: no identity; pass --pod-name or set POD_NAME");
   const std::string listen =
       options_.listenAddress.empty() ? options_.config.listenAddress : options_.listenAddress;
+  // Built (not started) before the server, whose /readyz reads them from its own threads.
+  egresses_ = std::make_unique<kube::Informer>(
+      client_, kube::InformerOptions{.resource = kube::resources::kEgresses});
+  pools_ = std::make_unique<kube::Informer>(
+      client_, kube::InformerOptions{.resource = kube::resources::kExternalIpPools});
+  nodes_ = std::make_unique<kube::Informer>(
+      client_, kube::InformerOptions{.resource = kube::resources::kNodes});
   server_ = std::make_unique<HttpServer>(HttpServerOptions{.listenAddress = listen, .threads = 2});
   server_->route("POST", "/v1/report",
                  [this](const HttpRequest& request) { return handleReport(request); });
@@ -87,9 +94,11 @@ Result<void> EgressController::start() {
   server_->route("GET", "/healthz", [](const HttpRequest&) {
     return HttpResponse{200, "text/plain", "ok\n", {}};
   });
+  // Leader and standby alike are ready once their caches are: a standby takes over with no
+  // relist, and a leader-only readiness would stall every rollout.
   server_->route("GET", "/readyz", [this](const HttpRequest&) {
     const bool synced = egresses_->hasSynced() && pools_->hasSynced() && nodes_->hasSynced();
-    return synced ? HttpResponse{200, "text/plain", "ok\n", {}}
+    return synced ? HttpResponse{200, "text/plain", leading_ ? "ok: leader\n" : "ok: standby\n", {}}
                   : HttpResponse{503, "text/plain", "informers not synced\n", {}};
   });
   server_->route("GET", "/metrics", metricsHandler(metrics_.registry()));
@@ -103,12 +112,6 @@ Result<void> EgressController::start() {
     options_.advertiseAddress += std::to_string(server_->port());
   }
 
-  egresses_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kEgresses});
-  pools_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kExternalIpPools});
-  nodes_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kNodes});
   for (auto* informer : {egresses_.get(), pools_.get(), nodes_.get()}) {
     informer->addHandlers(enqueueHandlers([this] { enqueue(); }));
     informer->start();
@@ -362,7 +365,36 @@ void EgressController::workerLoop() {
     else
       queue_.addRateLimited(*key);
     queue_.done(*key);
+    metrics_.workqueueDepth().Set(static_cast<double>(queue_.size()));
   }
+}
+
+std::vector<Handover> EgressController::trackHandovers(
+    const std::string& egress, const json& current, const json& desired,
+    const std::map<std::string, NodeLiveness>& liveness, Clock::time_point now) {
+  auto& tracked = handovers_[egress];
+  for (auto& move : findMoves(current, desired)) {
+    // Only a node that is alive can hand over; a dead one's IP moves at once.
+    auto node = liveness.find(move.previousNode);
+    if (node == liveness.end() || node->second != NodeLiveness::kAlive) continue;
+    std::erase_if(tracked, [&](const auto& entry) { return entry.first.ip == move.ip; });
+    tracked.emplace_back(move, now + kHandoverWindow);
+  }
+  std::erase_if(tracked, [&](const auto& entry) { return entry.second <= now; });
+  std::vector<Handover> active;
+  auto earliest = Clock::time_point::max();
+  for (const auto& [handover, until] : tracked) {
+    active.push_back(handover);
+    earliest = std::min(earliest, until);
+  }
+  if (tracked.empty()) {
+    handovers_.erase(egress);
+  } else {
+    // Status drops previousNode once every agent is past its hold and drain.
+    queue_.addAfter("cluster", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   earliest - now + std::chrono::milliseconds(1)));
+  }
+  return active;
 }
 
 bool EgressController::sync() {
@@ -440,7 +472,11 @@ bool EgressController::sync() {
     auto result = output.egresses.find(egress.name);
     const EgressResult* egressResult = result == output.egresses.end() ? nullptr : &result->second;
     const auto& current = currentStatus[egress.name];
-    const auto desired = desiredEgressStatus(egress, egressResult, current, nowText);
+    const auto handovers = trackHandovers(
+        egress.name, current, desiredEgressStatus(egress, egressResult, current, nowText), liveness,
+        started);
+    const auto desired =
+        withHandovers(desiredEgressStatus(egress, egressResult, current, nowText), handovers);
     if (egressResult)
       for (const auto& slot : egressResult->slots) assigned += slot.assigned() ? 1 : 0;
     if (desired == current) continue;
@@ -454,7 +490,8 @@ bool EgressController::sync() {
     if (!patched && patched.conflict()) {
       patched =
           client_.mutateStatus(kube::resources::kEgresses, "", egress.name, [&](json& object) {
-            const auto fresh = desiredEgressStatus(egress, egressResult, statusOf(object), nowText);
+            const auto fresh = withHandovers(
+                desiredEgressStatus(egress, egressResult, statusOf(object), nowText), handovers);
             if (object.contains("status") && object["status"] == fresh) return false;
             object["status"] = fresh;
             return true;

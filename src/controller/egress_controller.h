@@ -28,6 +28,9 @@
 
 namespace sluice::controller {
 
+// How long status keeps a graceful move's previousNode: longer than the agents' hold and drain.
+inline constexpr std::chrono::milliseconds kHandoverWindow{2000};
+
 inline constexpr const char* kLeaderAddressAnnotation = "sluice.io/leader-address";
 
 struct EgressControllerOptions {
@@ -65,9 +68,17 @@ class EgressController {
   void stoppedLeading();
   void workerLoop();
   void livenessLoop();
-  void enqueue() { queue_.add("cluster"); }
+  void enqueue() {
+    queue_.add("cluster");
+    metrics_.workqueueDepth().Set(static_cast<double>(queue_.size()));
+  }
   // One full reconcile; false asks for a retry with backoff.
   bool sync();
+  // The graceful moves of one Egress still in flight, after recording new ones.
+  std::vector<Handover> trackHandovers(const std::string& egress, const nlohmann::json& current,
+                                       const nlohmann::json& desired,
+                                       const std::map<std::string, NodeLiveness>& liveness,
+                                       Clock::time_point now);
 
   kube::Client& client_;
   EgressControllerOptions options_;
@@ -78,6 +89,8 @@ class EgressController {
   std::unique_ptr<kube::Informer> nodes_;
   std::unique_ptr<kube::LeaderElector> elector_;
   kube::EventRecorder events_;
+  // By Egress name: graceful moves announced with previousNode, until when (worker thread only).
+  std::map<std::string, std::vector<std::pair<Handover, Clock::time_point>>> handovers_;
   kube::WorkQueue queue_;
 
   std::atomic<bool> leading_{false};

@@ -403,4 +403,52 @@ json desiredPoolStatus(const PoolUsage& usage, const std::vector<PoolOverlap>& o
                                             message, current, now)})}};
 }
 
+namespace {
+
+// (ip, node) pairs a status assigns: egressIPs when listed, else egressIP/egressNode.
+std::vector<std::pair<std::string, std::string>> statusAssignments(const json& status) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!status.is_object()) return out;
+  if (auto list = status.find("egressIPs"); list != status.end() && list->is_array()) {
+    for (const auto& entry : *list)
+      if (entry.is_object()) out.emplace_back(entry.value("ip", ""), entry.value("node", ""));
+    return out;
+  }
+  if (status.contains("egressIP") && status["egressIP"].is_string())
+    out.emplace_back(status["egressIP"].get<std::string>(), status.value("egressNode", ""));
+  return out;
+}
+
+}  // namespace
+
+std::vector<Handover> findMoves(const json& current, const json& desired) {
+  std::vector<Handover> moves;
+  const auto before = statusAssignments(current);
+  for (const auto& [ip, node] : statusAssignments(desired)) {
+    for (const auto& [oldIp, oldNode] : before)
+      if (oldIp == ip && !oldNode.empty() && !node.empty() && oldNode != node)
+        moves.push_back(Handover{ip, node, oldNode});
+  }
+  return moves;
+}
+
+json withHandovers(json desired, const std::vector<Handover>& handovers) {
+  if (handovers.empty() || !desired.is_object()) return desired;
+  if (!desired.contains("egressIPs") && desired.contains("egressIP")) {
+    const Handover single{desired.value("egressIP", ""), desired.value("egressNode", ""), ""};
+    const bool moving = std::any_of(handovers.begin(), handovers.end(), [&](const auto& handover) {
+      return handover.ip == single.ip && handover.node == single.node;
+    });
+    if (!moving) return desired;
+    desired["egressIPs"] = json::array({{{"ip", single.ip}, {"node", single.node}}});
+  }
+  if (!desired.contains("egressIPs") || !desired["egressIPs"].is_array()) return desired;
+  for (auto& entry : desired["egressIPs"]) {
+    for (const auto& handover : handovers)
+      if (entry.value("ip", "") == handover.ip && entry.value("node", "") == handover.node)
+        entry["previousNode"] = handover.previousNode;
+  }
+  return desired;
+}
+
 }  // namespace sluice::controller

@@ -73,6 +73,21 @@ SchedulerInput buildSchedulerInput(const std::vector<DecodedPool>& pools,
 nlohmann::json desiredEgressStatus(const DecodedEgress& egress, const EgressResult* result,
                                    const nlohmann::json& current, const std::string& now);
 
+// A graceful move: the IP changes node while the node it leaves is alive. Status announces it
+// with `previousNode` so that agents hand over in order (docs/egress-datapath.md).
+struct Handover {
+  std::string ip;
+  std::string node;
+  std::string previousNode;
+  bool operator==(const Handover&) const = default;
+};
+
+// The IPs whose node changes from one node to another between two statuses.
+std::vector<Handover> findMoves(const nlohmann::json& current, const nlohmann::json& desired);
+// `desired` with `previousNode` on the entries of `handovers` still assigned as they say; a
+// single-IP Egress gets a status.egressIPs list while a hand-over is in flight.
+nlohmann::json withHandovers(nlohmann::json desired, const std::vector<Handover>& handovers);
+
 // ExternalIPPool status: usage {total, used} and the condition Overlapping, True when
 // `overlaps` (this pool's overlaps with pools whose names sort first) is not empty.
 nlohmann::json desiredPoolStatus(const PoolUsage& usage, const std::vector<PoolOverlap>& overlaps,

@@ -97,7 +97,9 @@ Result<std::unique_ptr<FlowSyncer>> FlowSyncer::create(FlowSyncerOptions options
 }
 
 FlowSyncer::FlowSyncer(FlowSyncerOptions options, std::uint16_t round)
-    : connection_(std::move(options.connection)), round_(round) {}
+    : connection_(std::move(options.connection)),
+      round_(round),
+      onSync_(std::move(options.onSync)) {}
 
 FlowSyncer::~FlowSyncer() = default;
 
@@ -278,7 +280,20 @@ Result<void> FlowSyncer::sync() {
   if (!result) {
     ++counters_.errors;
   }
+  if (onSync_) {
+    onSync_(counters_, result.ok());
+  }
   return result;
+}
+
+std::map<std::uint8_t, std::size_t> FlowSyncer::installedFlowCountByTable() const {
+  std::map<std::uint8_t, std::size_t> counts;
+  for (const auto& [key, entry] : flows_) {
+    if (entry.installed) {
+      ++counts[key.table];
+    }
+  }
+  return counts;
 }
 
 Result<void> FlowSyncer::poll() {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -27,8 +28,13 @@ struct FlowKeyHash {
   }
 };
 
+struct SyncCounters;
+
 struct FlowSyncerOptions {
   OfConnectionOptions connection;  // target: "unix:DIR/BRIDGE.mgmt"
+  // Called at the end of every sync() (also those poll() starts after a reconnect), on the
+  // syncer's thread, with the counters after it; for metrics, which must see every sync.
+  std::function<void(const SyncCounters& counters, bool ok)> onSync{};
 };
 
 // What metrics export. "Flow mods" count OFPFC_ADD and OFPFC_DELETE_STRICT messages; the two
@@ -83,6 +89,8 @@ class FlowSyncer {
   const SyncCounters& counters() const { return counters_; }
   std::size_t desiredFlowCount() const { return desiredFlowCount_; }
   std::size_t installedFlowCount() const { return installedFlowCount_; }
+  // Installed flows per table ID; walks the whole record, so call it seldom (metrics, ~1/s).
+  std::map<std::uint8_t, std::size_t> installedFlowCountByTable() const;
   // True when nothing is pending and the installed record refers to the current connection.
   bool inSync() const;
   OfConnection& connection() { return connection_; }
@@ -133,6 +141,7 @@ class FlowSyncer {
   // The connection generation the installed record describes; 0 before the first sync.
   std::uint64_t syncedGeneration_ = 0;
   SyncCounters counters_;
+  std::function<void(const SyncCounters&, bool)> onSync_;
 };
 
 }  // namespace sluice::ofrules

@@ -103,6 +103,82 @@ TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the float
   CHECK(has(fixture.lines(*flows), {"nw_src=10.244.1.5", "actions=drop"}));
 }
 
+json handover(const std::string& node, const std::string& previousNode) {
+  auto egress = listing1(node);
+  egress["status"]["egressIPs"] = {
+      {{"ip", "10.10.0.8"}, {"node", node}, {"previousNode", previousNode}}};
+  return egress;
+}
+
+TEST_CASE("a graceful move: hold at the old node, then the new node owns while the old drains",
+          "[unit]") {
+  using namespace std::chrono_literals;
+  const HandoverTiming timing{.hold = 100ms, .drain = 1000ms};
+  const auto start = HandoverClock::time_point{} + 1h;
+  HandoversSeen seen;
+  auto at = [&](const std::string& self, HandoverClock::time_point now) {
+    std::vector<EgressPolicy> policies = {*decodeEgressPolicy(handover("node02", "node01"))};
+    auto resolved = resolveHandovers(policies, self, seen, now, timing);
+    return std::make_pair(policies[0].assignments.at(0).node, resolved);
+  };
+  // Source nodes and both ends agree on the effective node from the moment each saw the move.
+  auto [node, resolved] = at("node03", start);
+  CHECK(node == "node01");  // hold: sources keep the old node
+  CHECK(resolved.passiveIps.empty());
+  REQUIRE(resolved.nextChange);
+  CHECK(*resolved.nextChange == start + 100ms);
+  std::tie(node, resolved) = at("node03", start + 150ms);
+  CHECK(node == "node02");
+
+  seen.clear();
+  std::tie(node, resolved) = at("node02", start);  // the new node: passive during the hold
+  CHECK(node == "node01");
+  CHECK(resolved.passiveIps == std::vector<Ipv4>{*parseIpv4("10.10.0.8")});
+  std::tie(node, resolved) = at("node02", start + 100ms);  // then it owns the IP
+  CHECK(node == "node02");
+  CHECK(resolved.passiveIps.empty());
+
+  seen.clear();
+  std::tie(node, resolved) = at("node01", start);  // the old node keeps owning during the hold
+  CHECK(node == "node01");
+  CHECK(resolved.passiveIps.empty());
+  std::tie(node, resolved) = at("node01", start + 500ms);  // drains passively
+  CHECK(node == "node02");
+  CHECK(resolved.passiveIps == std::vector<Ipv4>{*parseIpv4("10.10.0.8")});
+  CHECK(*resolved.nextChange == start + 1100ms);
+  std::tie(node, resolved) = at("node01", start + 1100ms);  // and lets go
+  CHECK(resolved.passiveIps.empty());
+  CHECK_FALSE(resolved.nextChange);
+
+  // Status without previousNode (a dead node's IP, or the move is over): nothing to time.
+  std::vector<EgressPolicy> plain = {*decodeEgressPolicy(listing1("node02"))};
+  const auto none = resolveHandovers(plain, "node01", seen, start + 2s, timing);
+  CHECK(none.passiveIps.empty());
+  CHECK(seen.empty());
+  CHECK(plain[0].assignments[0].node == "node02");
+}
+
+TEST_CASE("a passive IP is SNATed for the tunnel without ARP or the floating MAC", "[unit]") {
+  Fixture fixture;
+  fixture.inputs.policies = {*decodeEgressPolicy(listing1("node02"))};
+  fixture.inputs.passiveIps = {*parseIpv4("10.10.0.8")};
+  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  const auto lines = fixture.lines(*flows);
+  CHECK(flows->heldIps.empty());
+  CHECK(flows->passiveIps == std::vector<Ipv4>{*parseIpv4("10.10.0.8")});
+  CHECK(has(lines, {"tun_id=0xa0008", "goto_table"}));
+  CHECK(has(lines, {"nat(src=10.10.0.8)"}));
+  REQUIRE(flows->physical.size() == 1);  // replies still reach br-int; no ARP, no MAC rewrite
+  CHECK(flows->physical[0].match.find("nw_dst=10.10.0.8") != std::string::npos);
+
+  fixture.inputs.fenced = true;
+  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  CHECK(flows->passiveIps.empty());
+  CHECK(flows->physical.empty());
+}
+
 TEST_CASE("the oldest Egress wins a pod; destination and excluded CIDRs order by specificity",
           "[unit]") {
   Fixture fixture;
@@ -137,7 +213,8 @@ TEST_CASE("a multi-IP Egress spreads pods over its IPs; an unplaced Egress fails
   EgressPolicy policy;
   policy.name = "multi";
   policy.podSelector = *kube::parseLabelSelector(json::object(), "spec.appliedTo.podSelector");
-  policy.assignments = {{*parseIpv4("10.10.0.2"), "node01"}, {*parseIpv4("10.10.0.3"), "node02"}};
+  policy.assignments = {{*parseIpv4("10.10.0.2"), "node01", ""},
+                        {*parseIpv4("10.10.0.3"), "node02", ""}};
   std::set<Ipv4> used;
   for (int i = 0; i < 40; ++i) {
     EgressPod pod{"pod:" + std::to_string(i), "prod", "web-" + std::to_string(i), {}, 0};
@@ -153,7 +230,36 @@ TEST_CASE("a multi-IP Egress spreads pods over its IPs; an unplaced Egress fails
   fixture.inputs.policies = {*decodeEgressPolicy(unplaced)};
   auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
   CHECK(has(fixture.lines(flows), {"nw_src=10.244.1.5", "actions=drop"}));
-  CHECK_FALSE(flows.problems.empty());
+  REQUIRE_FALSE(flows.problems.empty());
+  CHECK(flows.problems[0].reason == "NoEgressIP");
+  CHECK_FALSE(flows.problems[0].warning);  // the controller's conditions already say it
+}
+
+TEST_CASE("no cap on egress IPs per node; two IPs sharing a tunnel ID are a warning", "[unit]") {
+  Fixture fixture;
+  EgressPolicy many;
+  many.name = "many";
+  for (int i = 0; i < 600; ++i)
+    many.assignments.push_back({static_cast<Ipv4>(*parseIpv4("10.20.0.0") + i), "node01", ""});
+  fixture.inputs.policies = {many};
+  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  CHECK(flows->heldIps.size() == 600);  // Antrea stops at 255 per node
+  CHECK(flows->problems.empty());
+
+  EgressPolicy clash;
+  clash.name = "clash";
+  clash.assignments = {{*parseIpv4("10.30.0.7"), "node01", ""},
+                       {*parseIpv4("11.30.0.7"), "node01", ""}};
+  fixture.inputs.policies = {clash};
+  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  CHECK(flows->heldIps == std::vector<Ipv4>{*parseIpv4("10.30.0.7")});
+  REQUIRE(flows->problems.size() == 1);
+  CHECK(flows->problems[0].egress == "clash");
+  CHECK(flows->problems[0].reason == "TunnelIdCollision");
+  CHECK(flows->problems[0].warning);
+  CHECK_THAT(flows->problems[0].message, Catch::Contains("11.30.0.7"));
 }
 
 // Regression (fuzz_kube_objects): a field of the wrong JSON type threw out of the decoder.
@@ -182,7 +288,7 @@ TEST_CASE("ovs-ofctl parses every egress flow", "[ovs]") {
   scoped["spec"]["excludedCIDRs"] = {"203.0.113.128/25"};
   fixture.inputs.policies = {*decodeEgressPolicy(scoped), *decodeEgressPolicy(listing1("node02"))};
   fixture.inputs.policies[1].name = "other";
-  fixture.inputs.policies[1].assignments = {{*parseIpv4("10.10.0.9"), "node02"}};
+  fixture.inputs.policies[1].assignments = {{*parseIpv4("10.10.0.9"), "node02", ""}};
   const auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
   std::vector<Flow> all = flows.integration;
   all.insert(all.end(), flows.physical.begin(), flows.physical.end());

@@ -321,8 +321,8 @@ TEST_CASE(
         run("curl -s --max-time 2 http://" + controller->address() + "/metrics").output;
     CHECK_THAT(metrics, Catch::Contains("sluice_controller_failovers_total 1"));
     CHECK_THAT(metrics, Catch::Contains("sluice_controller_decision_latency_seconds_count 1"));
-    CHECK_THAT(metrics, Catch::Contains(
-                            "sluice_controller_pool_ips_total{pool=\"prod-external-ip-pool\"} 23"));
+    CHECK_THAT(metrics,
+               Catch::Contains("sluice_controller_pool_ips{pool=\"prod-external-ip-pool\"} 23"));
     CHECK_THAT(metrics, Catch::Contains("sluice_controller_live_nodes 2"));
 
     // Restart: the new process rebuilds from status and writes nothing.
@@ -360,6 +360,11 @@ TEST_CASE(
       std::make_unique<ControllerProcess>(lab.dir(), lab.kubeconfig(), "controller-b", freePort());
   REQUIRE(waitFor([&] { return !b->nodesView().empty(); }, 10s));
   CHECK_FALSE(b->leading());
+  // Leader and standby are both ready (/readyz): a standby takes over without a relist.
+  CHECK(run("curl -s --max-time 2 http://" + a->address() + "/readyz").output == "ok: leader\n");
+  CHECK(run("curl -s --max-time 2 http://" + b->address() + "/readyz").output == "ok: standby\n");
+  CHECK_THAT(run("curl -s --max-time 2 http://" + b->address() + "/metrics").output,
+             Catch::Contains("sluice_controller_is_leader 0"));
   // The agents know only the standby, as they would know only the Service.
   std::map<std::string, std::unique_ptr<agent::LivenessReporter>> agents;
   for (const auto* node : {"node02", "node03"}) agents[node] = startReporter(node, b->address());

@@ -179,6 +179,33 @@ TEST_CASE("desired status: conditions in Antrea's style, stable transition times
   CHECK(lost["conditions"][0]["lastTransitionTime"] == "2026-11-26T07:00:00Z");
 }
 
+TEST_CASE("a move between two nodes is announced with previousNode", "[unit]") {
+  const json before = {{"egressIP", "10.10.0.8"}, {"egressNode", "node02"}};
+  const json after = {{"egressIP", "10.10.0.8"}, {"egressNode", "node03"}};
+  const auto moves = findMoves(before, after);
+  REQUIRE(moves == std::vector<Handover>{{"10.10.0.8", "node03", "node02"}});
+  CHECK(findMoves(after, after).empty());
+  CHECK(findMoves(json::object(), after).empty());  // a first assignment is not a move
+  CHECK(findMoves(before, {{"egressIP", "10.10.0.8"}, {"egressNode", ""}}).empty());
+
+  // A single-IP Egress gets an egressIPs list only while the move is in flight.
+  const auto announced = withHandovers(after, moves);
+  CHECK(announced["egressIPs"] ==
+        json::parse(R"([{"ip":"10.10.0.8","node":"node03","previousNode":"node02"}])"));
+  CHECK(announced["egressNode"] == "node03");
+  CHECK(withHandovers(after, {}) == after);
+  // A hand-over that status no longer matches (the IP moved again) is not announced.
+  CHECK(withHandovers(after, {{"10.10.0.8", "node01", "node02"}}) == after);
+
+  const json multi = json::parse(
+      R"({"egressIPs":[{"ip":"10.10.0.8","node":"node03"},{"ip":"10.10.0.9","node":"node01"}]})");
+  const auto listed = withHandovers(multi, moves);
+  CHECK(listed["egressIPs"][0]["previousNode"] == "node02");
+  CHECK_FALSE(listed["egressIPs"][1].contains("previousNode"));
+  // findMoves reads the list form too, and previousNode does not make a move by itself.
+  CHECK(findMoves(listed, listed).empty());
+}
+
 TEST_CASE("an invalid Egress gets InvalidSpec conditions", "[unit]") {
   auto egress = decodeEgress(json{{"metadata", {{"name", "e"}}},
                                   {"spec", {{"appliedTo", {{"podSelector", json::object()}}}}}});

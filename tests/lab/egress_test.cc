@@ -33,6 +33,75 @@ std::map<std::string, int> probeSources(const Lab& lab, const std::string& tag) 
   return sources;
 }
 
+const std::string kTools = std::string(SLUICE_SOURCE_ROOT) + "/tools/lab/";
+
+// A packet capture on the external host for a whole test. The leak check at the end reads what
+// actually arrived there, independently of what the agents believe they installed. Immediate
+// mode: otherwise the packets of the last buffer block are dropped when tcpdump is stopped.
+class ExtCapture {
+ public:
+  struct Packet {
+    std::string src;
+    int sport = 0;
+    std::string dst;
+    int dport = 0;
+    std::string line;
+  };
+
+  explicit ExtCapture(const Lab& lab) : lab_(lab), file_(lab.stateDir() + "/ext/capture.pcap") {
+    auto started = lab.ext("tcpdump -i eth0 -n -U --immediate-mode -w " + file_ +
+                           " ip >/dev/null 2>&1 & echo $!");
+    pid_ = std::atoi(started.output.c_str());
+    // tcpdump writes the file header once it captures.
+    REQUIRE(waitFor(5s, [&] { return shell("test -s " + file_).ok(); }));
+  }
+  ~ExtCapture() { stop(); }
+  ExtCapture(const ExtCapture&) = delete;
+  ExtCapture& operator=(const ExtCapture&) = delete;
+
+  void stop() {
+    if (pid_ <= 0) return;
+    shell("kill -INT " + std::to_string(pid_));
+    waitFor(5s, [&] { return !shell("test -d /proc/" + std::to_string(pid_)).ok(); });
+    pid_ = 0;
+  }
+
+  std::vector<Packet> packets() {
+    stop();
+    std::vector<Packet> out;
+    const auto text = shell("tcpdump -n -r " + file_ + " 2>/dev/null").output;
+    const std::regex header(
+        R"(IP (\d+\.\d+\.\d+\.\d+)(?:\.(\d+))? > (\d+\.\d+\.\d+\.\d+)(?:\.(\d+))?:)");
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch match;
+      if (!std::regex_search(line, match, header)) continue;
+      out.push_back(Packet{match[1], match[2].matched ? std::stoi(match[2]) : 0, match[3],
+                           match[4].matched ? std::stoi(match[4]) : 0, line});
+    }
+    return out;
+  }
+
+ private:
+  const Lab& lab_;
+  std::string file_;
+  int pid_ = 0;
+};
+
+// What a selected pod may look like at the external host: never a pod IP (10.244.0.0/16); its
+// probes (UDP :9000) and its held TCP connection (local port 40000) only from `egressIps`.
+std::vector<std::string> leaks(const std::vector<ExtCapture::Packet>& packets,
+                               const std::set<std::string>& egressIps) {
+  std::vector<std::string> found;
+  for (const auto& packet : packets) {
+    const bool podIp = packet.src.rfind("10.244.", 0) == 0;
+    const bool probe = packet.dst == "10.10.3.1" && packet.dport == 9000;
+    const bool held = packet.dst == "10.10.3.1" && packet.dport == 8080 && packet.sport == 40000;
+    if (podIp || ((probe || held) && !egressIps.contains(packet.src))) found.push_back(packet.line);
+  }
+  return found;
+}
+
 struct ThesisLab {
   Lab lab{{.nodes = 3}};
   std::string web, other;
@@ -59,6 +128,7 @@ TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and f
           "[lab][egress]") {
   ThesisLab thesis;
   auto& lab = thesis.lab;
+  ExtCapture capture(lab);
   REQUIRE(waitFor(
       10s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.0.8"; }, 50ms));
   const auto first = thesis.egressNode();
@@ -109,6 +179,152 @@ TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and f
   REQUIRE(lab.kubectl("delete egress egress-prod-web").ok());
   CHECK(waitFor(
       5s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.2.1"; }, 50ms));
+  const auto packets = capture.packets();
+  CHECK(packets.size() > 300);  // the capture saw the probe stream
+  CHECK(leaks(packets, {"10.10.0.8"}) == std::vector<std::string>{});
+}
+
+// The probes of `tag` the external host logged: "received=N lost=N max_gap_ms=N sources={...}".
+std::string analyzeProbes(const Lab& lab, const std::string& tag) {
+  return shell("python3 " + kTools + "probe.py --analyze " + lab.stateDir() +
+               "/ext/probes.log --tag " + tag)
+      .output;
+}
+
+int figure(const std::string& text, const std::string& key) {
+  std::smatch match;
+  if (!std::regex_search(text, match, std::regex(key + "=(\\d+)"))) return -1;
+  return std::stoi(match[1]);
+}
+
+TEST_CASE("a graceful move (the egress node leaves the pool) loses no probe", "[lab][egress]") {
+  ThesisLab thesis;
+  auto& lab = thesis.lab;
+  ExtCapture capture(lab);
+  REQUIRE(waitFor(
+      10s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.0.8"; }, 50ms));
+  const auto first = thesis.egressNode();
+  REQUIRE((first == "node02" || first == "node03"));
+
+  const auto sentFile = lab.stateDir() + "/graceful.sent";
+  REQUIRE(lab.exec("prod/web-1",
+                   "sh -c " + quote("python3 " + kTools + "probe.py --seconds 4 --tag graceful > " +
+                                    sentFile + " 2>&1 &"))
+              .ok());
+  REQUIRE(waitFor(
+      3s, [&] { return probeSources(lab, "graceful")["10.10.0.8"] > 20; }, 20ms));
+  const auto snatEntries = [&](const std::string& node) {
+    return lab
+        .nodeExec(node,
+                  "ovs-appctl -t $OVS_RUNDIR/ovs-vswitchd.ctl dpctl/dump-conntrack "
+                  "zone=65521 | grep -c 'dst=10.10.0.8,' || true")
+        .output;
+  };
+  REQUIRE(snatEntries(first) != "0\n");
+  // A planned move: the node stays up, but no longer matches the pool's nodeSelector.
+  REQUIRE(lab.lab("node label " + first + " network-role-").ok());
+  std::string second;
+  REQUIRE(waitFor(
+      5s,
+      [&] {
+        second = thesis.egressNode();
+        return !second.empty() && second != first;
+      },
+      20ms));
+  int sent = 0;
+  REQUIRE(waitFor(10s, [&] {
+    sent = std::atoi(shell("cat " + sentFile).output.c_str());
+    return sent > 0;
+  }));
+  REQUIRE(waitFor(2s, [&] { return figure(analyzeProbes(lab, "graceful"), "received") >= sent; }));
+  const auto analysis = analyzeProbes(lab, "graceful");
+  INFO(analysis << " sent=" << sent);
+  CHECK(figure(analysis, "received") == sent);
+  CHECK(figure(analysis, "lost") == 0);
+  CHECK(probeSources(lab, "graceful").size() == 1);
+  CHECK(seenFrom(lab, "prod/web-1") == "10.10.0.8");
+  // After its drain the old node has let go of the IP's connections too.
+  CHECK(waitFor(3s, [&] { return snatEntries(first) == "0\n"; }));
+  CHECK(leaks(capture.packets(), {"10.10.0.8"}) == std::vector<std::string>{});
+}
+
+TEST_CASE("restarting the agent on the egress node does not interrupt SNAT", "[lab][egress]") {
+  ThesisLab thesis;
+  auto& lab = thesis.lab;
+  REQUIRE(waitFor(
+      10s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.0.8"; }, 50ms));
+  const auto node = thesis.egressNode();
+  REQUIRE((node == "node02" || node == "node03"));
+  const auto sentFile = lab.stateDir() + "/restart.sent";
+  REQUIRE(lab.exec("prod/web-1",
+                   "sh -c " + quote("python3 " + kTools + "probe.py --seconds 3 --tag restart > " +
+                                    sentFile + " 2>&1 &"))
+              .ok());
+  REQUIRE(waitFor(
+      3s, [&] { return probeSources(lab, "restart")["10.10.0.8"] > 20; }, 20ms));
+  const auto restarted = lab.lab("node agent-restart " + node);
+  INFO(restarted.output);
+  REQUIRE(restarted.ok());
+  int sent = 0;
+  REQUIRE(waitFor(10s, [&] {
+    sent = std::atoi(shell("cat " + sentFile).output.c_str());
+    return sent > 0;
+  }));
+  REQUIRE(waitFor(2s, [&] { return figure(analyzeProbes(lab, "restart"), "received") >= sent; }));
+  const auto analysis = analyzeProbes(lab, "restart");
+  INFO(analysis << " sent=" << sent);
+  CHECK(figure(analysis, "lost") == 0);
+  CHECK(figure(analysis, "received") == sent);
+  CHECK(probeSources(lab, "restart").size() == 1);
+  CHECK(thesis.egressNode() == node);
+}
+
+TEST_CASE("an open TCP connection survives a failover of a node cut off the underlay",
+          "[lab][egress]") {
+  ThesisLab thesis;
+  auto& lab = thesis.lab;
+  ExtCapture capture(lab);
+  REQUIRE(waitFor(
+      10s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.0.8"; }, 50ms));
+  const auto first = thesis.egressNode();
+  REQUIRE((first == "node02" || first == "node03"));
+
+  const auto ready = lab.stateDir() + "/hold.ready";
+  const auto result = lab.stateDir() + "/hold.json";
+  REQUIRE(lab.exec("prod/web-1",
+                   "sh -c " + quote("python3 " + kTools + "tcphold.py --seconds 6 --ready " +
+                                    ready + " > " + result + " 2>&1 &"))
+              .ok());
+  REQUIRE(waitFor(5s, [&] { return shell("cat " + ready).output == "10.10.0.8\n"; }));
+  // The node keeps running but loses the underlay: it fences itself, the controller moves the IP.
+  REQUIRE(lab.lab("node cut " + first).ok());
+  std::string second;
+  REQUIRE(waitFor(
+      5s,
+      [&] {
+        second = thesis.egressNode();
+        return !second.empty() && second != first;
+      },
+      20ms));
+  std::string outcome;
+  REQUIRE(waitFor(20s, [&] {
+    outcome = shell("cat " + result).output;
+    return !outcome.empty();
+  }));
+  INFO(outcome);
+  CHECK(outcome.find("\"error\": null") != std::string::npos);
+  std::smatch sent, echoed;
+  REQUIRE(std::regex_search(outcome, sent, std::regex("\"sent\": (\\d+)")));
+  REQUIRE(std::regex_search(outcome, echoed, std::regex("\"echoed\": (\\d+)")));
+  CHECK(std::stoi(sent[1]) > 20);
+  CHECK(sent[1] == echoed[1]);
+
+  // Healed, the old node comes back without taking the IP back: one owner at a time.
+  REQUIRE(lab.lab("node heal " + first).ok());
+  CHECK(waitFor(
+      5s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.0.8"; }, 50ms));
+  CHECK(thesis.egressNode() == second);
+  CHECK(leaks(capture.packets(), {"10.10.0.8"}) == std::vector<std::string>{});
 }
 
 TEST_CASE(
@@ -174,8 +390,23 @@ spec:
       },
       100ms));
   for (const auto& ip : seen) CHECK(ip.rfind("10.10.0.2", 0) == 0);
+  // From here on, a capture checks every packet for leaks.
+  ExtCapture capture(lab);
+  for (int i = 0; i < 8; ++i) CHECK(seen.contains(seenFrom(lab, "app-" + std::to_string(i))));
   // Outside destinationCIDRs, or inside excludedCIDRs: the node's IP.
   CHECK(seenFrom(lab, "app-0", "10.10.3.2") == "10.10.2.1");
+  // No leak: to 10.10.3.1 (inside destinationCIDRs) only the pools' IPs; never a pod IP.
+  int toDestination = 0;
+  const auto packets = capture.packets();
+  for (const auto& packet : packets) {
+    INFO(packet.line);
+    CHECK(packet.src.rfind("10.244.", 0) == std::string::npos);
+    if (packet.dst != "10.10.3.1" || packet.dport != 8080) continue;
+    ++toDestination;
+    CHECK(seen.contains(packet.src));
+  }
+  INFO(packets.size() << " packets captured");
+  CHECK(toDestination >= 8 * 3);  // a handshake per connection at least
 }
 
 }  // namespace

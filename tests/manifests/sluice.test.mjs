@@ -120,12 +120,14 @@ describe('RBAC', () => {
     ]);
   });
 
-  test('sluice-agent has exactly its documented, read-only permissions', () => {
+  test('sluice-agent has exactly its documented, read-mostly permissions', () => {
     assert.deepEqual(flatten(find('ClusterRole', 'sluice-agent').rules), [
+      'core/events:create', 'core/events:patch',
       'core/namespaces:list', 'core/namespaces:watch',
       'core/nodes:get', 'core/nodes:list', 'core/nodes:watch',
-      'core/pods:list', 'core/pods:watch',
-      'crd.antrea.io/egresses:list', 'crd.antrea.io/egresses:watch',
+      'core/pods:get', 'core/pods:list', 'core/pods:watch',
+      'crd.antrea.io/egresses:get', 'crd.antrea.io/egresses:list', 'crd.antrea.io/egresses:watch',
+      'crd.antrea.io/externalippools:list',
     ]);
   });
 
@@ -192,6 +194,14 @@ describe('workloads', () => {
     const controllerConfig = YAML.parse(config.data['sluice-controller.conf']);
     assert.equal(Number(controllerConfig.listenAddress.split(':').pop()), c.ports.find((p) => p.name === 'http').containerPort);
     assert.equal(controllerConfig.leaderElection.enabled, true, 'two replicas need leader election');
+  });
+
+  test('the agent: readiness /readyz and liveness /healthz on the port of listenAddress', () => {
+    const c = agent.spec.template.spec.containers.find((x) => x.name === 'sluice-agent');
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    const agentConfig = YAML.parse(config.data['sluice-agent.conf']);
+    assert.equal(Number(agentConfig.listenAddress.split(':').pop()), c.ports.find((p) => p.name === c.readinessProbe.httpGet.port).containerPort);
   });
 
   test('probes use ports their container declares', () => {

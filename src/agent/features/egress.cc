@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "kube/resource.h"
 #include "ofrules/feature.h"
@@ -62,6 +63,63 @@ FlowBuilder flow(const Pipeline& pipeline, Table table, std::uint16_t priority, 
   return builder;
 }
 
+enum class Ownership {
+  kOwner,    // answers ARP, sends with the floating MAC
+  kPassive,  // SNATs what the tunnel brings, sends with the node's own MAC
+};
+
+// What the egress node installs for one egress IP it serves.
+void appendSnatFlows(const Pipeline& pipeline, const NodeNetwork& node, Ipv4 egressIp,
+                     Ownership ownership, std::vector<Result<Flow>>& flows,
+                     std::vector<Flow>& physical) {
+  const auto id = egressTunnelId(egressIp);
+  const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress-ip:" + text(egressIp));
+  const auto ip = text(egressIp);
+  flows.push_back(flow(pipeline, Table::kEgressMark, 200, cookie)
+                      .matchProtocol(Protocol::kIp)
+                      .matchMark(kFromTunnel)
+                      .matchTunnelId(id)
+                      .load(kEgressId, id)
+                      .loadMark(kSnatHere)
+                      .gotoTable(Table::kSnat)
+                      .build());
+  flows.push_back(
+      flow(pipeline, Table::kSnat, 210, cookie)
+          .matchProtocol(Protocol::kIp)
+          .matchMark(kSnatHere)
+          .matchField(kEgressId, id)
+          .ct(CtAction().commit().zone(kSnatCtZone).natSrc(ip).loadMark(kCtEgressSnatMark))
+          .modDlDst(node.gatewayMac)
+          .output(kGatewayOfPort)
+          .build());
+  flows.push_back(flow(pipeline, Table::kUnSnat, 200, cookie)
+                      .matchProtocol(Protocol::kIp)
+                      .matchMark(kFromUplink)
+                      .matchIpDst(ip)
+                      .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kL3Forwarding))
+                      .build());
+  const auto phyCookie = cookie.encode();
+  const auto uplink = std::to_string(kUplinkOfPort);
+  physical.push_back(Flow{0, 220, "ip,in_port=" + uplink + ",nw_dst=" + ip,
+                          "output:" + std::to_string(kPhyPatchOfPort), phyCookie});
+  // Passive: br-phy's NORMAL sends with the node's MAC, so the underlay keeps learning the
+  // floating MAC from the owner only.
+  if (ownership == Ownership::kPassive) return;
+  const auto mac = floatingMac(egressIp);
+  std::string arpReply = "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:";
+  arpReply += mac;
+  arpReply +=
+      ",load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+      "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:";
+  arpReply += mac;
+  arpReply += "->arp_sha,set_field:";
+  arpReply += ip;
+  arpReply += "->arp_spa,IN_PORT";
+  physical.push_back(
+      Flow{0, 220, "arp,in_port=" + uplink + ",arp_op=1,arp_tpa=" + ip, arpReply, phyCookie});
+  physical.push_back(Flow{0, 220, "ip,in_port=LOCAL,nw_src=" + ip,
+                          "mod_dl_src:" + mac + ",output:" + uplink, phyCookie});
+}
 }  // namespace
 
 void declareEgressTables(PipelineBuilder& builder) {
@@ -115,10 +173,11 @@ Result<EgressPolicy> decodeEgressPolicyFields(const json& egress) {
     for (const auto& entry : status["egressIPs"]) {
       if (!entry.is_object()) continue;
       if (auto ip = parseIpv4(entry.value("ip", "")))
-        policy.assignments.push_back(EgressAssignment{*ip, entry.value("node", "")});
+        policy.assignments.push_back(
+            EgressAssignment{*ip, entry.value("node", ""), entry.value("previousNode", "")});
     }
   } else if (auto ip = parseIpv4(status.value("egressIP", ""))) {
-    policy.assignments.push_back(EgressAssignment{*ip, status.value("egressNode", "")});
+    policy.assignments.push_back(EgressAssignment{*ip, status.value("egressNode", ""), ""});
   }
   return policy;
 }
@@ -146,24 +205,57 @@ std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, con
   return placed[fnv(pod.namespaceName + "/" + pod.name) % placed.size()];
 }
 
+ResolvedHandovers resolveHandovers(std::vector<EgressPolicy>& policies, const std::string& self,
+                                   HandoversSeen& seen, HandoverClock::time_point now,
+                                   const HandoverTiming& timing) {
+  ResolvedHandovers out;
+  std::set<HandoverKey> present;
+  auto changeAt = [&](HandoverClock::time_point when) {
+    if (when > now && (!out.nextChange || when < *out.nextChange)) out.nextChange = when;
+  };
+  for (auto& policy : policies) {
+    for (auto& assignment : policy.assignments) {
+      if (assignment.previousNode.empty() || assignment.node.empty() ||
+          assignment.previousNode == assignment.node)
+        continue;
+      const HandoverKey key{assignment.ip, assignment.node, assignment.previousNode};
+      present.insert(key);
+      const auto since = seen.emplace(key, now).first->second;
+      const auto switchAt = since + timing.hold;
+      const auto drainedAt = switchAt + timing.drain;
+      changeAt(switchAt);
+      changeAt(drainedAt);
+      if (now < switchAt) {
+        if (assignment.node == self) out.passiveIps.push_back(assignment.ip);
+        assignment.node = assignment.previousNode;
+      } else if (now < drainedAt && assignment.previousNode == self) {
+        out.passiveIps.push_back(assignment.ip);
+      }
+    }
+  }
+  std::erase_if(seen, [&](const auto& entry) { return !present.contains(entry.first); });
+  return out;
+}
+
+const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod) {
+  const EgressPolicy* chosen = nullptr;
+  for (const auto& policy : inputs.policies) {
+    if (!selects(policy, pod, inputs.namespaceLabels)) continue;
+    if (chosen == nullptr ||
+        std::tie(policy.creationOrder, policy.name) < std::tie(chosen->creationOrder, chosen->name))
+      chosen = &policy;
+  }
+  return chosen;
+}
+
 Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& node,
                                 const EgressInputs& inputs) {
   EgressFlows out;
   std::vector<Result<Flow>> flows;
-  std::vector<const EgressPolicy*> byAge;
-  for (const auto& policy : inputs.policies) byAge.push_back(&policy);
-  std::sort(byAge.begin(), byAge.end(), [](const EgressPolicy* a, const EgressPolicy* b) {
-    return std::tie(a->creationOrder, a->name) < std::tie(b->creationOrder, b->name);
-  });
 
   // Source side: each selected pod of this node, by its oldest Egress.
   for (const auto& pod : inputs.pods) {
-    const EgressPolicy* chosen = nullptr;
-    for (const auto* policy : byAge)
-      if (selects(*policy, pod, inputs.namespaceLabels)) {
-        chosen = policy;
-        break;
-      }
+    const EgressPolicy* chosen = egressOf(inputs, pod);
     if (chosen == nullptr) continue;
     const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress:" + chosen->name);
     const auto assignment = chooseAssignment(*chosen, pod);
@@ -183,9 +275,11 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
       builder.matchProtocol(Protocol::kIp).matchIpSrc(text(pod.ip));
       if (destination.prefix > 0) builder.matchIpDst(destination.toString());
       if (!assignment) {
-        out.problems.push_back("Egress " + chosen->name + " has no egress IP on a node yet: pod " +
-                               pod.namespaceName + "/" + pod.name +
-                               " sends nothing outside the cluster until it has one");
+        out.problems.push_back({chosen->name, "NoEgressIP",
+                                "Egress " + chosen->name + " has no egress IP on a node yet: pod " +
+                                    pod.namespaceName + "/" + pod.name +
+                                    " sends nothing outside the cluster until it has one",
+                                false});
         flows.push_back(builder.drop().build());
       } else if (assignment->node == node.nodeName) {
         if (inputs.fenced) {
@@ -206,69 +300,46 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
                             .gotoTable(Table::kConntrackCommit)
                             .build());
       } else {
-        out.problems.push_back("Egress " + chosen->name + ": node " + assignment->node +
-                               " is unknown here");
+        out.problems.push_back({chosen->name, "EgressNodeUnknown",
+                                "Egress " + chosen->name + ": node " + assignment->node +
+                                    " is unknown to node " + node.nodeName +
+                                    "; its pods send nothing outside the cluster until it is",
+                                true});
         flows.push_back(builder.drop().build());
       }
     }
   }
 
-  // Egress node: the IPs this node holds, unless fenced.
+  // Egress node: the IPs this node holds, then those it serves passively; nothing when fenced.
+  struct Served {
+    Ipv4 ip;
+    Ownership ownership;
+    std::string egress;
+  };
+  std::vector<Served> served;
+  for (const auto& policy : inputs.policies)
+    for (const auto& assignment : policy.assignments)
+      if (assignment.node == node.nodeName)
+        served.push_back({assignment.ip, Ownership::kOwner, policy.name});
+  for (const auto ip : inputs.passiveIps) served.push_back({ip, Ownership::kPassive, ""});
   std::map<std::uint32_t, Ipv4> ids;
-  for (const auto& policy : inputs.policies) {
+  for (const auto& [ip, ownership, egress] : served) {
     if (inputs.fenced) break;
-    for (const auto& assignment : policy.assignments) {
-      if (assignment.node != node.nodeName) continue;
-      const auto id = egressTunnelId(assignment.ip);
-      if (auto clash = ids.find(id); clash != ids.end() && clash->second != assignment.ip) {
-        out.problems.push_back("egress IPs " + text(clash->second) + " and " + text(assignment.ip) +
-                               " share tunnel ID " + std::to_string(id) + " on this node; " +
-                               text(assignment.ip) +
-                               " is not served here (move one of them to another node)");
-        continue;
-      }
-      ids[id] = assignment.ip;
-      out.heldIps.push_back(assignment.ip);
-      const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress-ip:" + text(assignment.ip));
-      const auto ip = text(assignment.ip);
-      flows.push_back(flow(pipeline, Table::kEgressMark, 200, cookie)
-                          .matchProtocol(Protocol::kIp)
-                          .matchMark(kFromTunnel)
-                          .matchTunnelId(id)
-                          .load(kEgressId, id)
-                          .loadMark(kSnatHere)
-                          .gotoTable(Table::kSnat)
-                          .build());
-      flows.push_back(
-          flow(pipeline, Table::kSnat, 210, cookie)
-              .matchProtocol(Protocol::kIp)
-              .matchMark(kSnatHere)
-              .matchField(kEgressId, id)
-              .ct(CtAction().commit().zone(kSnatCtZone).natSrc(ip).loadMark(kCtEgressSnatMark))
-              .modDlDst(node.gatewayMac)
-              .output(kGatewayOfPort)
-              .build());
-      flows.push_back(flow(pipeline, Table::kUnSnat, 200, cookie)
-                          .matchProtocol(Protocol::kIp)
-                          .matchMark(kFromUplink)
-                          .matchIpDst(ip)
-                          .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kL3Forwarding))
-                          .build());
-      const auto mac = floatingMac(assignment.ip);
-      const auto phyCookie = cookie.encode();
-      const auto uplink = std::to_string(kUplinkOfPort);
-      out.physical.push_back(
-          Flow{0, 220, "arp,in_port=" + uplink + ",arp_op=1,arp_tpa=" + ip,
-               "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:" + mac +
-                   ",load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-                   "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:" +
-                   mac + "->arp_sha,set_field:" + ip + "->arp_spa,IN_PORT",
-               phyCookie});
-      out.physical.push_back(Flow{0, 220, "ip,in_port=LOCAL,nw_src=" + ip,
-                                  "mod_dl_src:" + mac + ",output:" + uplink, phyCookie});
-      out.physical.push_back(Flow{0, 220, "ip,in_port=" + uplink + ",nw_dst=" + ip,
-                                  "output:" + std::to_string(kPhyPatchOfPort), phyCookie});
+    const auto id = egressTunnelId(ip);
+    if (auto clash = ids.find(id); clash != ids.end()) {
+      if (clash->second != ip)
+        out.problems.push_back(
+            {egress, "TunnelIdCollision",
+             "egress IPs " + text(clash->second) + " and " + text(ip) + " share tunnel ID " +
+                 std::to_string(id) + " on node " + node.nodeName + "; " + text(ip) +
+                 " is not served there (give one of them an IP that differs in its last three "
+                 "bytes, or move it to another node's pool)",
+             true});
+      continue;  // also an IP listed twice: owned wins, it comes first
     }
+    ids[id] = ip;
+    (ownership == Ownership::kOwner ? out.heldIps : out.passiveIps).push_back(ip);
+    appendSnatFlows(pipeline, node, ip, ownership, flows, out.physical);
   }
   auto collected = collectFlows(std::move(flows));
   if (!collected) return collected.error();

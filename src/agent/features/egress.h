@@ -3,10 +3,12 @@
 // Egresses, pods and nodes in, Flow values out. docs/egress-datapath.md explains the design.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +26,8 @@ namespace sluice::agent::features {
 struct EgressAssignment {
   Ipv4 ip = 0;
   std::string node;  // empty: not placed
+  // Set by the controller during a graceful move: the live node the IP is leaving.
+  std::string previousNode;
 };
 
 struct EgressPolicy {
@@ -50,7 +54,36 @@ struct EgressInputs {
   std::map<std::string, kube::Labels> namespaceLabels;  // by namespace name
   std::map<std::string, Ipv4> nodeIps;                  // every node's InternalIP, by name
   bool fenced = false;  // the controller cannot hear us: hold no egress IP
+  // IPs this node SNATs for tunnelled traffic without owning them (no ARP, no floating MAC):
+  // ready before the sources move here, or draining after they moved away.
+  std::vector<Ipv4> passiveIps;
 };
+
+// A graceful move, in three steps every agent times from the moment it sees it (the controller
+// writes status once): for `hold` the sources keep the old node while the new node turns
+// passive; then the sources move and the new node takes the IP (GARP) while the old node drains
+// passively for `drain` more, so packets already on their way still leave with the right IP.
+struct HandoverTiming {
+  std::chrono::milliseconds hold{150};
+  std::chrono::milliseconds drain{1000};
+};
+
+// When this agent first saw each graceful move: (IP, new node, previous node) -> time.
+using HandoverKey = std::tuple<Ipv4, std::string, std::string>;
+using HandoverClock = std::chrono::steady_clock;
+using HandoversSeen = std::map<HandoverKey, HandoverClock::time_point>;
+
+struct ResolvedHandovers {
+  std::vector<Ipv4> passiveIps;                         // for EgressInputs::passiveIps
+  std::optional<HandoverClock::time_point> nextChange;  // when to resolve again
+};
+
+// Rewrites the assignments of moves still in their hold step to the previous node, and works out
+// which IPs `self` serves passively. Records first sightings in `seen` and forgets moves that
+// status no longer shows.
+ResolvedHandovers resolveHandovers(std::vector<EgressPolicy>& policies, const std::string& self,
+                                   HandoversSeen& seen, HandoverClock::time_point now,
+                                   const HandoverTiming& timing);
 
 // Decodes an Egress object (crd.antrea.io, any served version). Errors name the field.
 Result<EgressPolicy> decodeEgressPolicy(const nlohmann::json& egress);
@@ -63,11 +96,27 @@ std::string floatingMac(Ipv4 egressIp);
 // The egress IP a pod uses under `policy`: a stable hash over the policy's placed IPs.
 std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, const EgressPod& pod);
 
+// Something an Egress asks for that this node cannot honour. Warnings become Events on the Egress.
+struct EgressProblem {
+  std::string egress;
+  std::string reason;  // CamelCase, e.g. "TunnelIdCollision"
+  std::string message;
+  bool warning = false;  // false: a transient state the controller's conditions already show
+  bool operator<(const EgressProblem& other) const {
+    return std::tie(egress, reason, message) < std::tie(other.egress, other.reason, other.message);
+  }
+};
+
+// The Egress that applies to `pod`: the oldest of those that select it (null: none). sluicectl
+// shows it; egressFlows() makes the same choice.
+const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod);
+
 struct EgressFlows {
   std::vector<ofrules::Flow> integration;  // br-int
   std::vector<ofrules::Flow> physical;     // br-phy
-  std::vector<Ipv4> heldIps;               // the egress IPs this node answers for
-  std::vector<std::string> problems;       // what could not be honoured, for logs and Events
+  std::vector<Ipv4> heldIps;               // the egress IPs this node answers for (owns)
+  std::vector<Ipv4> passiveIps;            // SNATed here without ownership
+  std::vector<EgressProblem> problems;     // what could not be honoured, for logs and Events
 };
 
 void declareEgressTables(ofrules::PipelineBuilder& builder);

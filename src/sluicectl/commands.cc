@@ -1,0 +1,314 @@
+// sluicectl's commands: I/O around the pure views.
+#include "sluicectl/commands.h"
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "cni/agent_query.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/resource.h"
+#include "sluicectl/agent_status.h"
+#include "sluicectl/flow_view.h"
+#include "sluicectl/http_get.h"
+#include "sluicectl/resource_view.h"
+#include "sluicectl/trace_view.h"
+
+namespace sluice::sluicectl {
+namespace {
+
+using nlohmann::json;
+
+Result<AgentStatus> agentStatus(const std::string& socket) {
+  auto answer = cni::queryAgent(socket, json{{"kind", "status"}});
+  if (!answer) return answer.error();
+  return decodeAgentStatus(*answer);
+}
+
+Result<std::unique_ptr<kube::Client>> kubeClient(const GlobalOptions& options) {
+  auto config = kube::loadDefaultConfig(options.kubeconfig);
+  if (!config)
+    return makeError("no Kubernetes API configuration: " + config.error().message +
+                     "; pass --kubeconfig or set KUBECONFIG");
+  return kube::Client::connect(*config);
+}
+
+Result<std::vector<json>> listItems(kube::Client& client, const kube::ResourceRef& resource) {
+  auto list = client.listAll(resource, "");
+  if (!list)
+    return makeError("cannot list " + resource.resource +
+                     " from the Kubernetes API: " + list.error().message);
+  std::vector<json> items;
+  for (const auto& item : list->value("items", json::array())) items.push_back(item);
+  return items;
+}
+
+std::string formatted(const json& items, const TextTable& table, OutputFormat format,
+                      const std::string& emptyText = "") {
+  switch (format) {
+    case OutputFormat::kJson: return items.dump(2) + "\n";
+    case OutputFormat::kYaml: return renderYaml(items);
+    default: return renderTable(table, emptyText);
+  }
+}
+
+// The error for a pod that is not on this node: where it is, if the API knows.
+Error podNotHere(const GlobalOptions& options, const AgentStatus& status, const std::string& ns,
+                 const std::string& name) {
+  std::string where;
+  if (auto client = kubeClient(options); client) {
+    auto pod = (*client)->get(kube::resources::kPods, ns, name);
+    if (pod.ok()) {
+      const auto node = pod->value("spec", json::object()).value("nodeName", "");
+      if (!node.empty() && node != status.node)
+        return makeError("pod " + ns + "/" + name + " is on node " + node + ", not on " +
+                         status.node + "; run sluicectl on " + node +
+                         " (in the lab: sluice-lab node-exec " + node + " -- sluicectl ...)");
+      where = node.empty() ? " (the API has it, not yet scheduled)" : " (the API has it here)";
+    } else if (pod.notFound()) {
+      where = " (and the Kubernetes API has no such pod)";
+    }
+  }
+  std::string local;
+  for (const auto& pod : status.pods)
+    local += (local.empty() ? "" : ", ") + pod.podNamespace + "/" + pod.name;
+  return makeError("pod " + ns + "/" + name + " is not attached on node " + status.node + where +
+                   "; local pods: " + (local.empty() ? "none" : local));
+}
+
+Result<std::string> getFlows(const GlobalOptions& options, const GetFlows& command) {
+  auto status = agentStatus(options.agentSocket);
+  if (!status) return status.error();
+  // The pipeline's table names are br-int's; br-phy's tables are plain numbers.
+  if (!command.bridge.empty() && command.bridge != status->integrationBridge) status->tables = {};
+  FlowFilter filter;
+  if (command.table) {
+    auto table = resolveTable(*status, *command.table);
+    if (!table) return table.error();
+    filter.table = *table;
+  }
+  if (command.pod) {
+    auto reference = parsePodReference(*command.pod);
+    if (!reference) return reference.error();
+    const auto* pod = status->findPod(reference->first, reference->second);
+    if (pod == nullptr) return podNotHere(options, *status, reference->first, reference->second);
+    const auto podOnly = podFilter(*pod);
+    filter.owners = podOnly.owners;
+    filter.matchTerms = podOnly.matchTerms;
+  }
+  if (command.egress) {
+    // The agent knows every Egress and its IPs (its informer); no API round trip needed.
+    std::vector<std::string> ips;
+    bool known = false;
+    const auto prefix = "egress/" + *command.egress + " ip ";
+    for (const auto& owner : status->owners) {
+      known = known || owner.key == "egress:" + *command.egress;
+      if (owner.display.rfind(prefix, 0) == 0) ips.push_back(owner.display.substr(prefix.size()));
+    }
+    if (!known)
+      return makeError("Egress " + *command.egress + " is not known to the agent on " +
+                       status->node + "; sluicectl get egress lists the Egresses");
+    const auto egressOnly = egressFilter(*command.egress, ips);
+    filter.owners.insert(egressOnly.owners.begin(), egressOnly.owners.end());
+  }
+  json query = {{"kind", "flows"}};
+  if (!command.bridge.empty()) query["bridge"] = command.bridge;
+  auto answer = cni::queryAgent(options.agentSocket, query);
+  if (!answer) return answer.error();
+  auto rows = decodeFlows(*answer, *status);
+  if (!rows) return rows.error();
+  std::vector<FlowRow> shown;
+  for (const auto& row : *rows)
+    if (selected(row, filter)) shown.push_back(row);
+  return formatted(flowsJson(shown), flowTable(shown, options.output == OutputFormat::kWide),
+                   options.output, "No flows found.");
+}
+
+Result<std::string> getEgress(const GlobalOptions& options, const GetEgress& command) {
+  auto client = kubeClient(options);
+  if (!client) return client.error();
+  std::vector<json> egresses;
+  if (command.name) {
+    auto egress = (*client)->get(kube::resources::kEgresses, "", *command.name);
+    if (!egress) {
+      if (egress.notFound())
+        return makeError("Egress " + *command.name +
+                         " not found; sluicectl get egress lists the Egresses");
+      return makeError("cannot get Egress " + *command.name + ": " + egress.error().message);
+    }
+    egresses.push_back(*egress);
+  } else {
+    auto items = listItems(**client, kube::resources::kEgresses);
+    if (!items) return items.error();
+    egresses = *items;
+  }
+  auto status = agentStatus(options.agentSocket);
+  if (!status) std::cerr << "sluicectl: local pods unknown: " << status.error().message << "\n";
+  const auto items = egressItems(egresses, status ? &*status : nullptr);
+  return formatted(items, egressTable(items, options.output == OutputFormat::kWide),
+                   options.output);
+}
+
+Result<std::string> getPools(const GlobalOptions& options, const GetPools& command) {
+  auto client = kubeClient(options);
+  if (!client) return client.error();
+  auto pools = listItems(**client, kube::resources::kExternalIpPools);
+  if (!pools) return pools.error();
+  auto egresses = listItems(**client, kube::resources::kEgresses);
+  if (!egresses) return egresses.error();
+  std::vector<json> shown;
+  for (const auto& pool : *pools)
+    if (!command.name || pool.value("metadata", json::object()).value("name", "") == *command.name)
+      shown.push_back(pool);
+  if (command.name && shown.empty())
+    return makeError("ExternalIPPool " + *command.name +
+                     " not found; sluicectl get pools lists the pools");
+  const auto items = poolItems(shown, *egresses);
+  return formatted(items, poolTable(items, options.output == OutputFormat::kWide), options.output);
+}
+
+Result<std::string> getNodes(const GlobalOptions& options) {
+  std::string address = options.controllerAddress;
+  if (address.empty()) {
+    auto status = agentStatus(options.agentSocket);
+    if (!status)
+      return makeError(
+          "no controller address: pass --controller HOST:PORT or set "
+          "SLUICE_CONTROLLER, or run where the agent answers (" +
+          status.error().message + ")");
+    address = status->controllerAddress;
+    if (address.empty())
+      return makeError("the agent on " + status->node +
+                       " has no controller address; pass --controller HOST:PORT");
+  }
+  auto response = httpGet(address, "/v1/nodes");
+  if (!response) return response.error();
+  if (response->status != 200)
+    return makeError("sluice-controller at " + address + " answered " +
+                     std::to_string(response->status) + " to GET /v1/nodes: " + response->body);
+  json view;
+  try {
+    view = json::parse(response->body);
+  } catch (const json::exception& error) {
+    return makeError("sluice-controller at " + address + " sent malformed JSON: " + error.what());
+  }
+  std::vector<json> nodes, egresses;
+  if (auto client = kubeClient(options); client) {
+    if (auto items = listItems(**client, kube::resources::kNodes); items) nodes = *items;
+    if (auto items = listItems(**client, kube::resources::kEgresses); items) egresses = *items;
+  } else {
+    std::cerr << "sluicectl: Node objects unknown: " << client.error().message << "\n";
+  }
+  if (!view.value("leader", false))
+    std::cerr << "sluicectl: the controller at " << address
+              << " is not the leader; its view may be stale\n";
+  const auto items = nodeItems(view, nodes, egresses);
+  return formatted(items, nodeTable(items, options.output == OutputFormat::kWide), options.output);
+}
+
+std::string shellQuote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+Result<std::string> ofprotoTrace(const AgentStatus& status, const std::string& flow) {
+  const auto command = "ovs-appctl -t " + shellQuote(status.vswitchdControl) + " ofproto/trace " +
+                       shellQuote(status.integrationBridge) + " " + shellQuote(flow) + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return makeError("cannot run ovs-appctl: " + command);
+  std::string output;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int exitStatus = ::pclose(pipe);
+  if (exitStatus != 0)
+    return makeError("ofproto/trace failed on node " + status.node + " (" + command +
+                     "): " + output);
+  return output;
+}
+
+Result<std::string> trace(const GlobalOptions& options, const Trace& command) {
+  auto status = agentStatus(options.agentSocket);
+  if (!status) return status.error();
+  const auto* pod = status->findPod(command.podNamespace, command.podName);
+  if (pod == nullptr) return podNotHere(options, *status, command.podNamespace, command.podName);
+  std::vector<NodeTrace> hops;
+  NodeTrace first{*status, podPacketFlow(command, *pod, status->gatewayMac), {}, ""};
+  auto text = ofprotoTrace(*status, first.flow);
+  if (!text) return text.error();
+  first.parsed = parseTrace(*text);
+  std::string note;
+  std::string tunnelNode;
+  const bool tunnelled = !first.parsed.outputPorts.empty() &&
+                         first.parsed.outputPorts.back() == status->tunnelOfport &&
+                         first.parsed.tunnelDestination;
+  if (tunnelled) {
+    if (auto client = kubeClient(options); client)
+      if (auto nodes = listItems(**client, kube::resources::kNodes); nodes)
+        for (const auto& node : *nodes)
+          for (const auto& address :
+               node.value("status", json::object()).value("addresses", json::array()))
+            if (address.value("address", "") == *first.parsed.tunnelDestination)
+              tunnelNode = node.value("metadata", json::object()).value("name", "");
+    if (tunnelNode.empty() && pod->egress) tunnelNode = pod->egress->node;
+  }
+  first.output = describeOutput(first.parsed, *status, tunnelNode);
+  hops.push_back(first);
+  if (tunnelled && command.followTunnel) {
+    if (options.agentSocketPattern.empty() || tunnelNode.empty()) {
+      note = "The packet leaves through the tunnel to " + *first.parsed.tunnelDestination +
+             (tunnelNode.empty() ? "" : " (" + tunnelNode + ")") +
+             "; to follow it there, point sluicectl at the agents' sockets with "
+             "--agent-socket-pattern (SLUICE_AGENT_SOCKET_PATTERN), {node} standing for the node.";
+    } else {
+      auto socket = options.agentSocketPattern;
+      if (const auto at = socket.find("{node}"); at != std::string::npos)
+        socket.replace(at, 6, tunnelNode);
+      auto remote = agentStatus(socket);
+      if (!remote) {
+        note = "Not followed to " + tunnelNode + ": " + remote.error().message;
+      } else {
+        TunnelArrival arrival{remote->tunnelOfport, status->nodeIp, *first.parsed.tunnelDestination,
+                              first.parsed.tunnelId.value_or(0),
+                              first.parsed.tunnelDestinationMac.value_or("aa:bb:cc:dd:ee:ff")};
+        NodeTrace second{*remote, tunnelPacketFlow(command, *pod, arrival), {}, ""};
+        auto remoteText = ofprotoTrace(*remote, second.flow);
+        if (!remoteText) return remoteText.error();
+        second.parsed = parseTrace(*remoteText);
+        second.output = describeOutput(second.parsed, *remote, "");
+        hops.push_back(second);
+      }
+    }
+  }
+  if (options.output == OutputFormat::kJson) return traceJson(hops, note).dump(2) + "\n";
+  if (options.output == OutputFormat::kYaml) return renderYaml(traceJson(hops, note));
+  return renderTrace(hops, note);
+}
+
+}  // namespace
+
+Result<std::string> run(const Invocation& invocation) {
+  const auto& options = invocation.options;
+  return std::visit(
+      [&](const auto& command) -> Result<std::string> {
+        using Command = std::decay_t<decltype(command)>;
+        if constexpr (std::is_same_v<Command, GetFlows>)
+          return getFlows(options, command);
+        else if constexpr (std::is_same_v<Command, GetEgress>)
+          return getEgress(options, command);
+        else if constexpr (std::is_same_v<Command, GetPools>)
+          return getPools(options, command);
+        else if constexpr (std::is_same_v<Command, GetNodes>)
+          return getNodes(options);
+        else if constexpr (std::is_same_v<Command, Trace>)
+          return trace(options, command);
+        else if constexpr (std::is_same_v<Command, Help>)
+          return command.text;
+        else
+          return std::string("sluicectl " SLUICE_VERSION "\n");
+      },
+      invocation.command);
+}
+
+}  // namespace sluice::sluicectl

@@ -1,0 +1,256 @@
+// Egress, pool and node rows.
+#include "sluicectl/resource_view.h"
+
+#include <algorithm>
+#include <set>
+
+namespace sluice::sluicectl {
+namespace {
+
+using nlohmann::json;
+
+std::string nameOf(const json& object) {
+  return object.value("metadata", json::object()).value("name", "");
+}
+
+std::string joined(const json& list, const std::string& separator = ",") {
+  std::string text;
+  for (const auto& item : list)
+    text += (text.empty() ? "" : separator) + (item.is_string() ? item.get<std::string>() : "");
+  return text;
+}
+
+std::optional<json> conditionOf(const json& object, const std::string& type) {
+  const auto status = object.value("status", json::object());
+  for (const auto& condition : status.value("conditions", json::array()))
+    if (condition.value("type", "") == type) return condition;
+  return std::nullopt;
+}
+
+std::string internalIpOf(const json& node) {
+  for (const auto& address : node.value("status", json::object()).value("addresses", json::array()))
+    if (address.value("type", "") == "InternalIP") return address.value("address", "");
+  return "";
+}
+
+}  // namespace
+
+std::string selectorText(const json& selector) {
+  if (!selector.is_object()) return "";
+  std::string text;
+  const auto labels = selector.value("matchLabels", json::object());  // named: items() is a view
+  for (const auto& [key, value] : labels.items())
+    text +=
+        (text.empty() ? "" : ",") + key + "=" + (value.is_string() ? value.get<std::string>() : "");
+  for (const auto& expression : selector.value("matchExpressions", json::array())) {
+    text += (text.empty() ? "" : ",") + expression.value("key", "") + " " +
+            expression.value("operator", "");
+    const auto values = expression.value("values", json::array());
+    if (!values.empty()) text += " (" + joined(values) + ")";
+  }
+  return text;
+}
+
+std::vector<EgressIpPlacement> placementsOf(const json& egress) {
+  std::vector<EgressIpPlacement> placements;
+  const auto status = egress.value("status", json::object());
+  if (status.contains("egressIPs") && status["egressIPs"].is_array()) {
+    for (const auto& entry : status["egressIPs"])
+      if (entry.is_object()) placements.push_back({entry.value("ip", ""), entry.value("node", "")});
+  } else if (!status.value("egressIP", "").empty()) {
+    placements.push_back({status.value("egressIP", ""), status.value("egressNode", "")});
+  }
+  return placements;
+}
+
+json egressItems(const std::vector<json>& egresses, const AgentStatus* local) {
+  json items = json::array();
+  for (const auto& egress : egresses) {
+    const auto name = nameOf(egress);
+    const auto spec = egress.value("spec", json::object());
+    json ips = json::array(), nodes = json::array(), pools = json::array(), pods = json::array();
+    bool heldHere = false;
+    for (const auto& placement : placementsOf(egress)) {
+      ips.push_back(placement.ip);
+      if (!placement.node.empty() &&
+          std::find(nodes.begin(), nodes.end(), placement.node) == nodes.end())
+        nodes.push_back(placement.node);
+      if (local && std::find(local->heldEgressIps.begin(), local->heldEgressIps.end(),
+                             placement.ip) != local->heldEgressIps.end())
+        heldHere = true;
+    }
+    if (!spec.value("externalIPPool", "").empty()) pools.push_back(spec["externalIPPool"]);
+    for (const auto& pool : spec.value("externalIPPools", json::array())) pools.push_back(pool);
+    if (local)
+      for (const auto& pod : local->pods)
+        if (pod.egress && pod.egress->name == name) {
+          json entry = {{"pod", pod.podNamespace + "/" + pod.name}, {"ip", pod.ip}};
+          entry["egressIP"] = pod.egress->ip;
+          pods.push_back(entry);
+        }
+    std::string state = "Pending", message;
+    if (auto assigned = conditionOf(egress, "IPAssigned")) {
+      state = assigned->value("status", "") == "True" ? "Assigned" : assigned->value("reason", "");
+      message = assigned->value("message", "");
+    }
+    if (ips.empty() && state == "Assigned") state = "Pending";
+    const auto appliedTo = spec.value("appliedTo", json::object());
+    json item = {{"name", name},
+                 {"egressIPs", ips},
+                 {"nodes", nodes},
+                 {"pools", pools},
+                 {"localPods", pods},
+                 {"state", state},
+                 {"message", message},
+                 {"namespaceSelector", selectorText(appliedTo.value("namespaceSelector", json()))},
+                 {"podSelector", selectorText(appliedTo.value("podSelector", json()))}};
+    if (local) {
+      item["node"] = local->node;
+      item["heldHere"] = heldHere;
+    }
+    items.push_back(item);
+  }
+  return items;
+}
+
+TextTable egressTable(const json& items, bool wide) {
+  TextTable table;
+  table.headers = {"NAME", "EGRESS IPS", "NODES", "LOCAL PODS", "STATE"};
+  if (wide)
+    table.headers.insert(table.headers.end(),
+                         {"POOLS", "NAMESPACE SELECTOR", "POD SELECTOR", "HELD HERE", "MESSAGE"});
+  for (const auto& item : items) {
+    std::string pods;
+    for (const auto& pod : item["localPods"])
+      pods += (pods.empty() ? "" : ",") + pod.value("pod", "");
+    std::vector<std::string> row = {item.value("name", ""), orNone(joined(item["egressIPs"])),
+                                    orNone(joined(item["nodes"])), orNone(pods),
+                                    item.value("state", "")};
+    if (wide) {
+      row.push_back(orNone(joined(item["pools"])));
+      row.push_back(orNone(item.value("namespaceSelector", "")));
+      row.push_back(orNone(item.value("podSelector", "")));
+      row.push_back(item.contains("heldHere") ? (item["heldHere"].get<bool>() ? "yes" : "no")
+                                              : "<unknown>");
+      row.push_back(item.value("message", ""));
+    }
+    table.rows.push_back(row);
+  }
+  return table;
+}
+
+json poolItems(const std::vector<json>& pools, const std::vector<json>& egresses) {
+  json items = json::array();
+  for (const auto& pool : pools) {
+    const auto name = nameOf(pool);
+    const auto spec = pool.value("spec", json::object());
+    const auto usage = pool.value("status", json::object()).value("usage", json::object());
+    json ranges = json::array();
+    for (const auto& range : spec.value("ipRanges", json::array()))
+      ranges.push_back(range.contains("cidr")
+                           ? range.value("cidr", "")
+                           : range.value("start", "") + "-" + range.value("end", ""));
+    json users = json::array();
+    for (const auto& egress : egresses) {
+      const auto egressSpec = egress.value("spec", json::object());
+      bool uses = egressSpec.value("externalIPPool", "") == name;
+      for (const auto& other : egressSpec.value("externalIPPools", json::array()))
+        uses = uses || (other.is_string() && other.get<std::string>() == name);
+      if (uses) users.push_back(nameOf(egress));
+    }
+    const long long total = usage.value("total", -1LL), used = usage.value("used", -1LL);
+    json item = {{"name", name},
+                 {"total", total < 0 ? json(nullptr) : json(total)},
+                 {"used", used < 0 ? json(nullptr) : json(used)},
+                 {"available", total < 0 || used < 0 ? json(nullptr) : json(total - used)},
+                 {"nodeSelector", selectorText(spec.value("nodeSelector", json()))},
+                 {"ranges", ranges},
+                 {"egresses", users}};
+    items.push_back(item);
+  }
+  return items;
+}
+
+TextTable poolTable(const json& items, bool wide) {
+  TextTable table;
+  table.headers = {"NAME", "TOTAL", "USED", "AVAILABLE", "NODE SELECTOR"};
+  if (wide) table.headers.insert(table.headers.end(), {"RANGES", "EGRESSES"});
+  const auto number = [](const json& value) {
+    return value.is_number() ? std::to_string(value.get<long long>()) : std::string("<unknown>");
+  };
+  for (const auto& item : items) {
+    std::vector<std::string> row = {item.value("name", ""), number(item["total"]),
+                                    number(item["used"]), number(item["available"]),
+                                    orNone(item.value("nodeSelector", ""))};
+    if (wide) {
+      row.push_back(orNone(joined(item["ranges"])));
+      row.push_back(orNone(joined(item["egresses"])));
+    }
+    table.rows.push_back(row);
+  }
+  return table;
+}
+
+json nodeItems(const json& controllerView, const std::vector<json>& nodes,
+               const std::vector<json>& egresses) {
+  std::map<std::string, json> byName;
+  for (const auto& entry : controllerView.value("nodes", json::array()))
+    byName[entry.value("node", "")] = entry;
+  std::set<std::string> names;
+  for (const auto& [name, entry] : byName) names.insert(name);
+  for (const auto& node : nodes) names.insert(nameOf(node));
+  json items = json::array();
+  for (const auto& name : names) {
+    json item = {{"name", name}};
+    const auto tracked = byName.find(name);
+    if (tracked != byName.end()) {
+      item["liveness"] = tracked->second.value("liveness", "Unknown");
+      item["sinceLastReportMs"] = tracked->second.value("sinceLastReportMs", json(nullptr));
+      item["reports"] = tracked->second.value("reports", 0);
+      item["lastSequence"] = tracked->second.value("lastSequence", 0);
+    } else {
+      item["liveness"] = "NotTracked";
+      item["sinceLastReportMs"] = nullptr;
+    }
+    item["internalIP"] = "";
+    item["labels"] = json::object();
+    for (const auto& node : nodes)
+      if (nameOf(node) == name) {
+        item["internalIP"] = internalIpOf(node);
+        item["labels"] = node.value("metadata", json::object()).value("labels", json::object());
+      }
+    json ips = json::array();
+    for (const auto& egress : egresses)
+      for (const auto& placement : placementsOf(egress))
+        if (placement.node == name) ips.push_back(placement.ip);
+    item["egressIPs"] = ips;
+    items.push_back(item);
+  }
+  return items;
+}
+
+TextTable nodeTable(const json& items, bool wide) {
+  TextTable table;
+  table.headers = {"NAME", "LIVENESS", "LAST REPORT", "INTERNAL IP", "EGRESS IPS"};
+  if (wide) table.headers.insert(table.headers.end(), {"REPORTS", "LAST SEQ", "LABELS"});
+  for (const auto& item : items) {
+    const auto since = item.value("sinceLastReportMs", json(nullptr));
+    std::vector<std::string> row = {
+        item.value("name", ""), item.value("liveness", ""),
+        since.is_number() ? shortDuration(since.get<long long>()) + " ago" : "<never>",
+        orNone(item.value("internalIP", "")), orNone(joined(item["egressIPs"]))};
+    if (wide) {
+      row.push_back(std::to_string(item.value("reports", 0)));
+      row.push_back(std::to_string(item.value("lastSequence", 0)));
+      std::string labels;
+      for (const auto& [key, value] : item["labels"].items())
+        labels += (labels.empty() ? "" : ",") + key + "=" +
+                  (value.is_string() ? value.get<std::string>() : "");
+      row.push_back(orNone(labels));
+    }
+    table.rows.push_back(row);
+  }
+  return table;
+}
+
+}  // namespace sluice::sluicectl
