@@ -76,6 +76,21 @@ void CniServer::acceptLoop() {
   }
 }
 
+std::string answerRequestLine(const std::string& line, const CniServer::Handler& handler) {
+  std::variant<nlohmann::json, cni::CniError> response;
+  try {
+    auto request = cni::decodeRequest(nlohmann::json::parse(line));
+    if (auto* error = std::get_if<cni::CniError>(&request))
+      response = *error;
+    else
+      response = handler(std::get<cni::Request>(request));
+  } catch (const nlohmann::json::exception& error) {
+    response = cni::CniError{cni::ErrorCode::kDecodeFailure,
+                             "malformed request on the agent socket", error.what()};
+  }
+  return cni::toWire(cni::encodeResponse(response)) + "\n";
+}
+
 void CniServer::serve(int connection) {
   std::string line;
   char buffer[4096];
@@ -86,23 +101,14 @@ void CniServer::serve(int connection) {
     if (n <= 0) return;
     line.append(buffer, static_cast<std::size_t>(n));
   }
-  std::variant<nlohmann::json, cni::CniError> response;
-  try {
-    const auto wire = nlohmann::json::parse(line.substr(0, line.find('\n')));
-    if (cni::isQuery(wire)) {
-      answerQuery(connection, wire["query"]);
-      return;
-    }
-    auto request = cni::decodeRequest(wire);
-    if (auto* error = std::get_if<cni::CniError>(&request))
-      response = *error;
-    else
-      response = handler_(std::get<cni::Request>(request));
-  } catch (const nlohmann::json::exception& error) {
-    response = cni::CniError{cni::ErrorCode::kDecodeFailure,
-                             "malformed request on the agent socket", error.what()};
+  const std::string text = line.substr(0, line.find('\n'));
+  // Queries (sluicectl) go to the query handler; everything else is a CNI request.
+  const auto wire = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!wire.is_discarded() && cni::isQuery(wire)) {
+    answerQuery(connection, wire["query"]);
+    return;
   }
-  sendLine(connection, cni::encodeResponse(response).dump() + "\n");
+  sendLine(connection, answerRequestLine(text, handler_));
 }
 
 void CniServer::answerQuery(int connection, const nlohmann::json& query) {
@@ -115,10 +121,8 @@ void CniServer::answerQuery(int connection, const nlohmann::json& query) {
   } else {
     response = cni::CniError{cni::ErrorCode::kInvalidEnvironment, answer.error().message, ""};
   }
-  // dump() throws on invalid UTF-8 (an interface name, say); replace rather than drop the answer.
-  sendLine(connection, cni::encodeResponse(response).dump(
-                           -1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                           "\n");
+  // An interface name, say, may not be UTF-8: toWire replaces rather than drops the answer.
+  sendLine(connection, cni::toWire(cni::encodeResponse(response)) + "\n");
 }
 
 void CniServer::sendLine(int connection, const std::string& line) {

@@ -45,4 +45,8 @@ class CniServer {
   std::thread acceptor_;
 };
 
+// Decodes one request line from the socket, runs the handler and returns the answer line (with
+// its newline). Pure apart from the handler, so the socket protocol can be fuzzed without a socket.
+std::string answerRequestLine(const std::string& line, const CniServer::Handler& handler);
+
 }  // namespace sluice::agent

@@ -205,6 +205,7 @@ Result<BootstrapResult> bootstrapNode(const AgentConfig& config, const NodeIdent
 
   result.network.nodeName = config.nodeName;
   result.network.nodeIp = identity.nodeIp;
+  result.network.tunnelPort = static_cast<std::uint16_t>(config.tunnelPort);
   result.network.podCidr = identity.podCidr;
   result.network.gatewayMac = gatewayLink->mac;
   SLUICE_LOG(kInfo, "bootstrap")

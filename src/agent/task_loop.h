@@ -3,6 +3,7 @@
 // Other threads (informers, CNI connections) post work, or call() and wait for the answer.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -36,7 +37,7 @@ class TaskLoop {
   // Runs until stop(); the calling thread becomes the loop thread.
   void run();
   void stop();
-  bool onLoop() const { return std::this_thread::get_id() == loopThread_; }
+  bool onLoop() const { return std::this_thread::get_id() == loopThread_.load(); }
 
  private:
   struct Periodic {
@@ -50,7 +51,9 @@ class TaskLoop {
   std::vector<Periodic> periodic_;
   std::multimap<Clock::time_point, std::function<void()>> timers_;
   bool stopping_ = false;
-  std::thread::id loopThread_;
+  // Atomic: run() sets it on the loop thread while other threads read it in call(); as a plain
+  // member that was a data race.
+  std::atomic<std::thread::id> loopThread_;
 };
 
 }  // namespace sluice::agent

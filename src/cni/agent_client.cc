@@ -105,7 +105,7 @@ std::variant<json, CniError> callAgent(const std::string& socketPath, const Requ
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
     return agentDown(socketPath, std::strerror(errno));
 
-  const std::string line = encodeRequest(request).dump() + "\n";
+  const std::string line = toWire(encodeRequest(request)) + "\n";
   for (std::size_t sent = 0; sent < line.size();) {
     const ssize_t n = ::send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return agentDown(socketPath, std::string("send: ") + std::strerror(errno));

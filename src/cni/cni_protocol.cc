@@ -2,6 +2,7 @@
 #include "cni/cni_protocol.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace sluice::cni {
 namespace {
@@ -50,9 +51,46 @@ bool validIfName(const std::string& name) {
   });
 }
 
+// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool validUtf8(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    std::uint32_t codePoint = 0;
+    if (byte < 0x80) {
+      ++i;
+      continue;
+    } else if ((byte & 0xE0) == 0xC0) {
+      length = 2, codePoint = byte & 0x1Fu;
+    } else if ((byte & 0xF0) == 0xE0) {
+      length = 3, codePoint = byte & 0x0Fu;
+    } else if ((byte & 0xF8) == 0xF0) {
+      length = 4, codePoint = byte & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      codePoint = (codePoint << 6) | (next & 0x3Fu);
+    }
+    static constexpr std::uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (codePoint < kSmallest[length] || codePoint > 0x10FFFF ||
+        (codePoint >= 0xD800 && codePoint <= 0xDFFF))
+      return false;
+    i += length;
+  }
+  return true;
+}
+
 bool isLegacy(const std::string& version) { return version.rfind("0.", 0) == 0; }
 
 }  // namespace
+
+std::string toWire(const nlohmann::json& document) {
+  return document.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 const std::vector<std::string>& supportedVersions() {
   static const std::vector<std::string> kVersions = {"0.3.0", "0.3.1", "0.4.0", "1.0.0"};
@@ -92,6 +130,12 @@ std::variant<std::map<std::string, std::string>, CniError> parseCniArgs(const st
 std::variant<Request, CniError> parseRequest(const std::map<std::string, std::string>& environment,
                                              const std::string& stdinText) {
   Request request;
+  // Every value we read ends up in JSON (the agent request, errors), and JSON text is UTF-8:
+  // reject other bytes here, naming the variable, instead of failing to serialize later.
+  for (const auto& [key, value] : environment)
+    if (key.starts_with("CNI_") && !validUtf8(value))
+      return environmentError(key + " is not valid UTF-8",
+                              "the runtime must pass " + key + " as UTF-8 text");
   const auto commandText = lookup(environment, "CNI_COMMAND");
   if (commandText.empty())
     return environmentError("CNI_COMMAND is not set",

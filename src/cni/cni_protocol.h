@@ -93,4 +93,8 @@ nlohmann::json renderResult(const AddResult& result, const std::string& cniVersi
 nlohmann::json renderError(const CniError& error, const std::string& cniVersion);
 nlohmann::json renderVersion(const std::string& cniVersion);
 
+// JSON text for stdout and the agent socket. Strings that are not UTF-8 become U+FFFD instead of
+// throwing: a throw there would abort sluice-cni (or an agent thread) with no CNI error at all.
+std::string toWire(const nlohmann::json& document);
+
 }  // namespace sluice::cni

@@ -16,7 +16,7 @@ namespace {
 using namespace sluice::cni;
 
 int fail(const CniError& error, const std::string& cniVersion) {
-  std::cout << renderError(error, cniVersion).dump() << std::endl;
+  std::cout << toWire(renderError(error, cniVersion)) << std::endl;
   return 1;
 }
 
@@ -35,7 +35,7 @@ int main() {
   if (auto* error = std::get_if<CniError>(&parsed)) return fail(*error, "");
   const auto& request = std::get<Request>(parsed);
   if (request.command == Command::kVersion) {
-    std::cout << renderVersion(request.cniVersion).dump() << std::endl;
+    std::cout << toWire(renderVersion(request.cniVersion)) << std::endl;
     return 0;
   }
   const auto socketPath = request.config.value("agentSocket", std::string(kDefaultAgentSocket));
@@ -44,6 +44,6 @@ int main() {
   if (auto* error = std::get_if<CniError>(&answer)) return fail(*error, request.cniVersion);
   const auto& result = std::get<nlohmann::json>(answer);
   // DEL, CHECK, GC and a healthy STATUS print nothing on success (CNI spec).
-  if (request.command == Command::kAdd) std::cout << result.dump() << std::endl;
+  if (request.command == Command::kAdd) std::cout << toWire(result) << std::endl;
   return 0;
 }

@@ -244,10 +244,10 @@ Result<void> EgressController::authenticate(const HttpRequest& request) {
   const auto status = reviewed->value("status", json::object());
   const auto user = status.value("user", json::object()).value("username", "");
   if (!status.value("authenticated", false)) return makeError("the token is not valid");
-  const std::string suffix = ":sluice-agent";
-  if (user.rfind("system:serviceaccount:", 0) != 0 || user.size() < suffix.size() ||
-      user.compare(user.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return makeError("user " + user + " is not the sluice-agent service account");
+  // The agents run in the controller's namespace (manifests/parts/40-agent.yml).
+  if (!isAgentServiceAccount(user, options_.leaseNamespace))
+    return makeError("user " + user + " is not the sluice-agent service account of namespace " +
+                     options_.leaseNamespace);
   std::lock_guard lock(mutex_);
   if (tokenCache_.size() > 10'000) tokenCache_.clear();
   tokenCache_[token] = Clock::now() + std::chrono::minutes(1);

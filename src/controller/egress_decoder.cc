@@ -68,7 +68,9 @@ json condition(const std::string& type, bool ok, const std::string& reason,
 
 }  // namespace
 
-DecodedPool decodePool(const json& pool) {
+namespace {
+
+DecodedPool decodePoolFields(const json& pool) {
   DecodedPool decoded;
   decoded.name = kube::nameOf(pool);
   decoded.creationOrder = creationOrderOf(pool);
@@ -132,7 +134,7 @@ DecodedPool decodePool(const json& pool) {
   return decoded;
 }
 
-DecodedNode decodeNode(const json& node) {
+DecodedNode decodeNodeFields(const json& node) {
   DecodedNode decoded;
   decoded.name = kube::nameOf(node);
   decoded.labels = kube::labelsOf(node);
@@ -153,7 +155,7 @@ DecodedNode decodeNode(const json& node) {
   return decoded;
 }
 
-DecodedEgress decodeEgress(const json& egress) {
+DecodedEgress decodeEgressFields(const json& egress) {
   DecodedEgress decoded;
   decoded.name = kube::nameOf(egress);
   decoded.generation =
@@ -248,6 +250,49 @@ DecodedEgress decodeEgress(const json& egress) {
           PreviousAssignment{*ip, decoded.slots[0].pool, stringAt(status, "egressNode")});
   }
   return decoded;
+}
+
+// Informers deliver whatever the API server stored; a field of the wrong JSON type (a number
+// where an object belongs) made nlohmann throw out of the worker and end the controller. Found
+// by fuzz_kube_objects. The object is then reported invalid, with the type error as the reason.
+std::string malformed(const char* kind, const json& object, const json::exception& error) {
+  return kind + std::string(" ") + kube::nameOf(object) + " has a field of the wrong type (" +
+         error.what() + "); fix the object to match the CRD schema";
+}
+
+}  // namespace
+
+DecodedPool decodePool(const json& pool) {
+  try {
+    return decodePoolFields(pool);
+  } catch (const json::exception& error) {
+    DecodedPool decoded;
+    decoded.name = kube::nameOf(pool);
+    decoded.problems.push_back(malformed("ExternalIPPool", pool, error));
+    return decoded;
+  }
+}
+
+DecodedNode decodeNode(const json& node) {
+  try {
+    return decodeNodeFields(node);
+  } catch (const json::exception& error) {
+    DecodedNode decoded;
+    decoded.name = kube::nameOf(node);
+    decoded.problem = malformed("Node", node, error);
+    return decoded;
+  }
+}
+
+DecodedEgress decodeEgress(const json& egress) {
+  try {
+    return decodeEgressFields(egress);
+  } catch (const json::exception& error) {
+    DecodedEgress decoded;
+    decoded.name = kube::nameOf(egress);
+    decoded.invalidMessage = malformed("Egress", egress, error);
+    return decoded;
+  }
 }
 
 SchedulerInput buildSchedulerInput(const std::vector<DecodedPool>& pools,

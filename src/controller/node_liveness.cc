@@ -6,6 +6,11 @@
 
 namespace sluice::controller {
 
+bool isAgentServiceAccount(const std::string& username, const std::string& agentNamespace) {
+  return !agentNamespace.empty() &&
+         username == "system:serviceaccount:" + agentNamespace + ":sluice-agent";
+}
+
 void NodeLivenessTracker::startTerm(TimePoint now) {
   termStart_ = now;
   for (auto& [name, state] : nodes_) state = State{};

@@ -13,6 +13,12 @@
 
 namespace sluice::controller {
 
+// Whether a TokenReview's username is the agents' service account: exactly
+// system:serviceaccount:<agentNamespace>:sluice-agent. A "sluice-agent" account in any other
+// namespace is someone's tenant, who could otherwise keep a dead node "alive" and hold its
+// egress IPs hostage.
+bool isAgentServiceAccount(const std::string& username, const std::string& agentNamespace);
+
 class NodeLivenessTracker {
  public:
   using Clock = std::chrono::steady_clock;

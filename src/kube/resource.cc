@@ -161,6 +161,12 @@ std::optional<std::chrono::system_clock::time_point> parseTime(const std::string
       consumed != 19) {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds in 64 bits: years outside 1678..2261 overflow it (undefined
+  // behaviour that fuzz_kube_objects found), and they are never real Kubernetes timestamps.
+  if (utc.tm_year < 1678 || utc.tm_year > 2261 || utc.tm_mon < 1 || utc.tm_mon > 12 ||
+      utc.tm_mday < 1 || utc.tm_mday > 31 || utc.tm_hour < 0 || utc.tm_hour > 23 ||
+      utc.tm_min < 0 || utc.tm_min > 59 || utc.tm_sec < 0 || utc.tm_sec > 60)
+    return std::nullopt;
   utc.tm_year -= 1900;
   utc.tm_mon -= 1;
   std::time_t t = timegm(&utc);
@@ -184,7 +190,8 @@ std::optional<std::chrono::system_clock::time_point> parseTime(const std::string
   // Numeric offsets: "+02:00".
   if (position + 6 == text.size() && (text[position] == '+' || text[position] == '-')) {
     int hours = 0, minutes = 0;
-    if (std::sscanf(text.c_str() + position + 1, "%2d:%2d", &hours, &minutes) != 2)
+    if (std::sscanf(text.c_str() + position + 1, "%2d:%2d", &hours, &minutes) != 2 || hours < 0 ||
+        hours > 23 || minutes < 0 || minutes > 59)
       return std::nullopt;
     auto offset = std::chrono::hours(hours) + std::chrono::minutes(minutes);
     return text[position] == '+' ? time - offset : time + offset;

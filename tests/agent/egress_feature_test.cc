@@ -262,6 +262,17 @@ TEST_CASE("no cap on egress IPs per node; two IPs sharing a tunnel ID are a warn
   CHECK_THAT(flows->problems[0].message, Catch::Contains("11.30.0.7"));
 }
 
+// Regression (fuzz_kube_objects): a field of the wrong JSON type threw out of the decoder.
+TEST_CASE("fuzz regression: an Egress with wrong JSON types is an error, not a throw", "[unit]") {
+  for (const auto* text : {R"(4)", R"({"metadata":5})", R"({"metadata":{"name":"e"},"spec":[]})",
+                           R"({"metadata":{"name":"e"},"spec":{},"status":"up"})"}) {
+    INFO(text);
+    Result<EgressPolicy> policy = makeError("not run");
+    CHECK_NOTHROW(policy = decodeEgressPolicy(nlohmann::json::parse(text)));
+    CHECK_FALSE(policy.ok());
+  }
+}
+
 TEST_CASE("a bad Egress names the field", "[unit]") {
   auto bad = listing1("node01");
   bad["spec"]["destinationCIDRs"] = {"10.0.0.1/8"};

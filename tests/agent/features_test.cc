@@ -72,6 +72,24 @@ TEST_CASE("pod-network flows build and carry the pipeline's decisions", "[unit]"
       CHECK(keys.insert({flow.table, flow.priority, flow.match}).second);
 }
 
+TEST_CASE("pods cannot send Geneve to another node (no tunnel spoofing)", "[unit]") {
+  Fixture fixture;
+  const auto flows = *remoteNodeFlows(fixture.pipeline, fixture.node, fixture.remote);
+  std::vector<std::string> lines;
+  for (const auto& flow : flows) lines.push_back(renderFlow(flow));
+  INFO(Catch::Detail::stringify(lines));
+  // Above the tunnel route (200) and the node-address routes, only for traffic from pods.
+  bool found = false;
+  for (const auto& line : lines) {
+    bool all = true;
+    for (const char* part :
+         {"priority=210", "udp", "reg0=0x1/0xf", "nw_dst=10.10.2.2", "tp_dst=6081", "actions=drop"})
+      all = all && line.find(part) != std::string::npos;
+    found = found || all;
+  }
+  CHECK(found);
+}
+
 TEST_CASE("pod cookies name their feature and owner", "[unit]") {
   Fixture fixture;
   const auto flows = *podFlows(fixture.pipeline, fixture.node, fixture.pod);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "agent/cni_server.h"
 
@@ -80,9 +81,12 @@ TEST_CASE("sluice-cni rejects bad input before it reaches the agent", "[unit]") 
 
 TEST_CASE("sluice-cni and the agent socket carry requests and errors both ways", "[unit]") {
   const std::string socket = "/tmp/sl-cni-test-" + std::to_string(::getpid()) + ".sock";
+  // The handler runs on the server's connection threads: guard what it shares with the test.
+  std::mutex seenMutex;
   std::vector<Request> seen;
   auto server = agent::CniServer::start(
       socket, [&](const Request& request) -> std::variant<nlohmann::json, CniError> {
+        std::lock_guard lock(seenMutex);
         seen.push_back(request);
         if (request.containerId == "broken")
           return CniError{ErrorCode::kIoFailure, "ovs is sad", "details here"};
@@ -96,9 +100,12 @@ TEST_CASE("sluice-cni and the agent socket carry requests and errors both ways",
   auto run = runCni(addEnvironment(), config(socket));
   CHECK(run.exitCode == 0);
   CHECK(run.output["ips"][0]["address"] == "10.244.1.2/24");
-  REQUIRE(seen.size() == 1);
-  CHECK(seen[0].podName() == "box");
-  CHECK(seen[0].netns == "/run/netns/x");
+  {
+    std::lock_guard lock(seenMutex);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].podName() == "box");
+    CHECK(seen[0].netns == "/run/netns/x");
+  }
 
   auto broken = addEnvironment();
   broken["CNI_CONTAINERID"] = "broken";

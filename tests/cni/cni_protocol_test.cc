@@ -83,6 +83,31 @@ TEST_CASE("malformed input maps to the spec's error codes", "[unit]") {
   CHECK(errorOf({{"CNI_COMMAND", "FROB"}}, kConfig).code == ErrorCode::kInvalidEnvironment);
 }
 
+// Regression (fuzz_cni_request): bytes that are not UTF-8 in CNI_COMMAND ended up in the error
+// message, and rendering it threw, so sluice-cni aborted without printing any CNI error.
+TEST_CASE("fuzz regression: CNI_* values that are not UTF-8 are code 4 and render", "[unit]") {
+  auto environment = addEnvironment();
+  environment["CNI_COMMAND"] = "\x98\x98\x98_=";
+  auto error = errorOf(environment, kConfig);
+  CHECK(error.code == ErrorCode::kInvalidEnvironment);
+  CHECK(error.message == "CNI_COMMAND is not valid UTF-8");
+  CHECK_NOTHROW(toWire(renderError(error, "1.0.0")));
+
+  environment = addEnvironment();
+  environment["CNI_CONTAINERID"] = "abc\xc0\x80";  // an overlong NUL
+  CHECK(errorOf(environment, kConfig).message == "CNI_CONTAINERID is not valid UTF-8");
+  environment["CNI_CONTAINERID"] = "abc\xed\xa0\x80";  // a UTF-16 surrogate
+  CHECK(errorOf(environment, kConfig).code == ErrorCode::kInvalidEnvironment);
+  environment = addEnvironment();
+  environment["CNI_ARGS"] = "K8S_POD_NAME=caf\xc3\xa9";  // real UTF-8 still parses
+  CHECK(std::holds_alternative<Request>(parseRequest(environment, kConfig)));
+
+  // The JSON parser's own message quotes the bad bytes of stdin: it must still render.
+  error = errorOf(addEnvironment(), "{\"name\":\"\xff\xfe\"}");
+  CHECK(error.code == ErrorCode::kDecodeFailure);
+  CHECK_NOTHROW(toWire(renderError(error, "1.0.0")));
+}
+
 TEST_CASE("DEL works without a netns or a prevResult", "[unit]") {
   auto environment = addEnvironment();
   environment["CNI_COMMAND"] = "DEL";

@@ -85,7 +85,7 @@ struct TempDir {
 class ControllerProcess {
  public:
   ControllerProcess(const std::string& dir, const std::string& kubeconfig, const std::string& name,
-                    int port, bool authenticateAgents = false)
+                    int port, bool authenticateAgents = false, std::string logLevel = "info")
       : name_(name), port_(port), log_(dir + "/" + name + ".log") {
     const std::string config =
         dir + (authenticateAgents ? "/controller-auth.conf" : "/controller.conf");
@@ -109,7 +109,7 @@ class ControllerProcess {
                                            "--listen",
                                            "127.0.0.1:" + std::to_string(port),
                                            "--log-level",
-                                           "info"};
+                                           logLevel};
     pid_ = fork();
     if (pid_ == 0) {
       const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -155,6 +155,7 @@ class ControllerProcess {
     }
   }
   bool leading() const { return nodesView().value("leader", false); }
+  std::string log() const { return run("cat " + log_).output; }
   std::string logTail() const {
     auto text = run("tail -n 40 " + log_).output;
     return name_ + " log:\n" + text;
@@ -523,6 +524,41 @@ TEST_CASE("controller: with authenticateAgents an unauthenticated agent stays fe
   for (const auto& node : controller->nodesView().value("nodes", json::array()))
     CHECK(node.value("reports", 0) == 0);
   reporter.stop();
+}
+
+// Least privilege (issue 8): bearer tokens are credentials, so neither the controller's own
+// kubeconfig token nor the agents' report tokens may appear in its log, even at debug level and
+// on the failure paths (a TokenReview the lab server cannot answer, 401s to agents).
+TEST_CASE("controller: no bearer token reaches its log, even at debug level", "[apiserver]") {
+  Lab lab;
+  lab.addNode("node02", true);
+  std::string kubeToken;
+  {
+    std::ifstream kubeconfig(lab.kubeconfig());
+    for (std::string line; std::getline(kubeconfig, line);)
+      if (const auto at = line.find("token: "); at != std::string::npos)
+        kubeToken = line.substr(at + 7);
+  }
+  REQUIRE(kubeToken.size() >= 16);
+  auto controller = std::make_unique<ControllerProcess>(
+      lab.dir(), lab.kubeconfig(), "controller-secrets", freePort(), true, "debug");
+  REQUIRE(waitFor([&] { return controller->leading(); }, 10s));
+  const std::string agentToken = "sluice-agent-secret-" + std::to_string(::getpid());
+  const std::string tokenFile = lab.dir() + "/agent-token";
+  std::ofstream(tokenFile) << agentToken << "\n";
+  agent::LivenessReporter reporter({.nodeName = "node02",
+                                    .controllerAddress = controller->address(),
+                                    .reportInterval = 100ms,
+                                    .fencingTimeout = 300ms,
+                                    .tokenFile = tokenFile});
+  REQUIRE(reporter.start());
+  REQUIRE(waitFor([&] { return reporter.stats().sent >= 3; }, 5s));
+  reporter.stop();
+  controller->kill(SIGTERM);
+  const std::string log = controller->log();
+  REQUIRE(log.find("is the leader") != std::string::npos);  // the real log, not an empty one
+  CHECK(log.find(kubeToken) == std::string::npos);
+  CHECK(log.find(agentToken) == std::string::npos);
 }
 
 }  // namespace

@@ -234,5 +234,24 @@ TEST_CASE("pool status: usage and the Overlapping condition", "[unit]") {
              Catch::Contains("10.0.0.2-10.0.0.3 also in ExternalIPPool aa"));
 }
 
+// Regression (fuzz_kube_objects): fields of the wrong JSON type threw out of the decoders (and
+// so out of the controller's worker). They are now invalid objects with the reason.
+TEST_CASE("fuzz regression: wrong JSON types decode as invalid objects, never throw", "[unit]") {
+  for (const auto* text : {R"(4)", R"({"metadata":5})", R"({"metadata":{"name":"x"},"spec":[]})",
+                           R"({"metadata":{"name":"x","annotations":[1]},"spec":{"ipRanges":[7]}})",
+                           R"({"spec":{"appliedTo":3,"egressIPs":[{}]},"status":"up"})"}) {
+    INFO(text);
+    const auto object = nlohmann::json::parse(text);
+    CHECK_NOTHROW(decodePool(object));
+    CHECK_NOTHROW(decodeNode(object));
+    CHECK_NOTHROW(decodeEgress(object));
+  }
+  const auto egress = decodeEgress(nlohmann::json::parse(R"({"metadata":{"name":"e"},"spec":[]})"));
+  CHECK_THAT(egress.invalidMessage, Catch::Contains("Egress e has a field of the wrong type"));
+  const auto pool = decodePool(nlohmann::json::parse(R"({"metadata":{"name":"p"},"spec":4})"));
+  REQUIRE(pool.problems.size() == 1);
+  CHECK_THAT(pool.problems[0], Catch::Contains("ExternalIPPool p"));
+}
+
 }  // namespace
 }  // namespace sluice::controller

@@ -9,6 +9,18 @@ namespace {
 using namespace std::chrono_literals;
 using TimePoint = NodeLivenessTracker::TimePoint;
 
+// Security review (issue 8): the suffix check accepted a "sluice-agent" account in any namespace.
+TEST_CASE("only the agents' own service account may report liveness", "[unit]") {
+  CHECK(isAgentServiceAccount("system:serviceaccount:kube-system:sluice-agent", "kube-system"));
+  CHECK_FALSE(isAgentServiceAccount("system:serviceaccount:tenant:sluice-agent", "kube-system"));
+  CHECK_FALSE(
+      isAgentServiceAccount("system:serviceaccount:kube-system:sluice-agent2", "kube-system"));
+  CHECK_FALSE(
+      isAgentServiceAccount("system:serviceaccount:kube-system:x:sluice-agent", "kube-system"));
+  CHECK_FALSE(isAgentServiceAccount("sluice-agent", "kube-system"));
+  CHECK_FALSE(isAgentServiceAccount("system:serviceaccount::sluice-agent", ""));
+}
+
 TEST_CASE("a node is dead exactly one silence timeout after its last report", "[unit]") {
   NodeLivenessTracker tracker(500ms);
   const TimePoint t0{std::chrono::seconds(100)};

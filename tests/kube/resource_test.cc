@@ -83,6 +83,18 @@ TEST_CASE("timestamps: RFC 3339 and MicroTime", "[unit]") {
   CHECK_FALSE(parseTime("2023-11-14T22:13:20").has_value());
 }
 
+// Regression (fuzz_kube_objects): year 9999 overflowed system_clock's nanoseconds (UB).
+TEST_CASE("fuzz regression: timestamps outside system_clock's range or fields are rejected",
+          "[unit]") {
+  CHECK_FALSE(parseTime("9999-01-01T00:00:00Z"));
+  CHECK_FALSE(parseTime("0001-01-01T00:00:00Z"));
+  CHECK_FALSE(parseTime("2026-13-01T00:00:00Z"));
+  CHECK_FALSE(parseTime("2026-01-01T24:00:00Z"));
+  CHECK_FALSE(parseTime("2026-01-01T00:00:00+99:00"));
+  CHECK(parseTime("2261-12-31T23:59:59Z"));
+  CHECK(parseTime("2026-01-01T00:00:00+02:00"));
+}
+
 TEST_CASE("watch events: types, objects and ERROR status codes", "[unit]") {
   auto added = parseWatchEvent(
       R"({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"7"}}})");

@@ -108,11 +108,11 @@ describe('RBAC', () => {
     assert.deepEqual(flatten(find('ClusterRole', 'sluice-controller').rules), [
       'authentication.k8s.io/tokenreviews:create',
       'core/events:create', 'core/events:patch',
-      'core/nodes:get', 'core/nodes:list', 'core/nodes:watch',
-      'crd.antrea.io/egresses/status:patch', 'crd.antrea.io/egresses/status:update',
+      'core/nodes:list', 'core/nodes:watch',
+      'crd.antrea.io/egresses/status:patch',
       'crd.antrea.io/egresses:get', 'crd.antrea.io/egresses:list', 'crd.antrea.io/egresses:watch',
-      'crd.antrea.io/externalippools/status:patch', 'crd.antrea.io/externalippools/status:update',
-      'crd.antrea.io/externalippools:get', 'crd.antrea.io/externalippools:list', 'crd.antrea.io/externalippools:watch',
+      'crd.antrea.io/externalippools/status:patch',
+      'crd.antrea.io/externalippools:list', 'crd.antrea.io/externalippools:watch',
     ]);
     assert.deepEqual(flatten(find('Role', 'sluice-controller-leader-election').rules), [
       'coordination.k8s.io/leases:create',
@@ -123,11 +123,11 @@ describe('RBAC', () => {
   test('sluice-agent has exactly its documented, read-mostly permissions', () => {
     assert.deepEqual(flatten(find('ClusterRole', 'sluice-agent').rules), [
       'core/events:create', 'core/events:patch',
-      'core/namespaces:get', 'core/namespaces:list', 'core/namespaces:watch',
+      'core/namespaces:list', 'core/namespaces:watch',
       'core/nodes:get', 'core/nodes:list', 'core/nodes:watch',
       'core/pods:get', 'core/pods:list', 'core/pods:watch',
       'crd.antrea.io/egresses:get', 'crd.antrea.io/egresses:list', 'crd.antrea.io/egresses:watch',
-      'crd.antrea.io/externalippools:get', 'crd.antrea.io/externalippools:list',
+      'crd.antrea.io/externalippools:list',
     ]);
   });
 

@@ -136,7 +136,9 @@ std::string floatingMac(Ipv4 egressIp) {
   return mac;
 }
 
-Result<EgressPolicy> decodeEgressPolicy(const json& egress) {
+namespace {
+
+Result<EgressPolicy> decodeEgressPolicyFields(const json& egress) {
   EgressPolicy policy;
   const auto metadata = egress.value("metadata", json::object());
   policy.name = metadata.value("name", "");
@@ -178,6 +180,19 @@ Result<EgressPolicy> decodeEgressPolicy(const json& egress) {
     policy.assignments.push_back(EgressAssignment{*ip, status.value("egressNode", ""), ""});
   }
   return policy;
+}
+
+}  // namespace
+
+Result<EgressPolicy> decodeEgressPolicy(const json& egress) {
+  // A field of the wrong JSON type made nlohmann throw out of the agent's reconcile (found by
+  // fuzz_kube_objects); the Egress is then skipped with this error, like any invalid one.
+  try {
+    return decodeEgressPolicyFields(egress);
+  } catch (const json::exception& error) {
+    return makeError("Egress " + kube::nameOf(egress) + " has a field of the wrong type (" +
+                     error.what() + "); fix the object to match the CRD schema");
+  }
 }
 
 std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, const EgressPod& pod) {

@@ -207,9 +207,18 @@ Result<std::vector<Flow>> podFlows(const Pipeline& pipeline, const NodeNetwork& 
 
 Result<std::vector<Flow>> remoteNodeFlows(const Pipeline& pipeline, const NodeNetwork& node,
                                           const RemoteNode& remote) {
-  (void)node;
   const Cookie cookie = ownerCookie(Category::kNodeRoute, "node:" + remote.name);
   std::vector<Result<Flow>> flows;
+  // A pod must not speak the tunnel protocol to another node: SNATed to this node's IP, its
+  // hand-made Geneve would pass for ours there, and a tun_id of an egress IP would make the
+  // egress node SNAT the inner packet to that IP (docs/security.md).
+  flows.push_back(flow(pipeline, Table::kL3Forwarding, 210, cookie)
+                      .matchProtocol(Protocol::kUdp)
+                      .matchMark(kFromPod)
+                      .matchIpDst(ip(remote.nodeIp))
+                      .matchUdpDst(node.tunnelPort)
+                      .drop()
+                      .build());
   auto toTunnel = flow(pipeline, Table::kL3Forwarding, 200, cookie);
   toTunnel.matchProtocol(Protocol::kIp)
       .matchIpDst(remote.podCidr.toString())

@@ -31,6 +31,8 @@ struct NodeNetwork {
   std::string gatewayMac;  // sluice-gw0's MAC
   // Every pod CIDR of the cluster (this node's and the others'): traffic to them is never SNATed.
   std::vector<Cidr> clusterCidrs;
+  // The tunnel's UDP port on every node (agent config tunnelPort): pods may not send to it.
+  std::uint16_t tunnelPort = 6081;
 
   Ipv4 gatewayIp() const { return podCidr.first() + 1; }
 };
