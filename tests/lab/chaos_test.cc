@@ -1,0 +1,45 @@
+// The chaos run end to end (tools/lab/chaos.py, docs/chaos.md): faults and churn in a lab of its
+// own for a CI-sized time; every invariant must hold, and the run must really have injected faults.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <random>
+#include <regex>
+#include <string>
+
+#include "lab_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+// The value of "BENCH chaos.KEY=VALUE" in the output, or "" when the line is missing.
+std::string benchValue(const std::string& output, const std::string& key) {
+  const std::regex line("BENCH chaos\\." + key + "=(\\S+)");
+  std::smatch match;
+  return std::regex_search(output, match, line) ? match[1].str() : "";
+}
+
+// SLUICE_CHAOS_SEED replays a run; otherwise every CI run explores a new schedule (it is printed).
+unsigned chaosSeed() {
+  if (const char* seed = std::getenv("SLUICE_CHAOS_SEED")) return std::stoul(seed);
+  return std::random_device{}() % 1000000000u;
+}
+
+TEST_CASE("chaos: faults while pods and Egresses churn break no invariant", "[lab][chaos]") {
+  const unsigned seed = chaosSeed();
+  // 75 s of faults, then at most 60 s to settle; the script tears its lab down on every exit.
+  const auto run =
+      shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " timeout -s TERM 420 python3 " +
+            quote(std::string(SLUICE_SOURCE_ROOT) + "/tools/lab/chaos.py") +
+            " --seconds 75 --settle 60 --seed " + std::to_string(seed));
+  INFO("seed " << seed << " (replay: SLUICE_CHAOS_SEED=" << seed << ")\n" << run.output);
+  CHECK(benchValue(run.output, "seed") == std::to_string(seed));
+  CHECK(std::stoi("0" + benchValue(run.output, "faults_injected")) >= 5);
+  CHECK(std::stoi("0" + benchValue(run.output, "probes_checked")) > 1000);
+  CHECK_FALSE(benchValue(run.output, "worst_recovery_ms").empty());
+  CHECK(benchValue(run.output, "violations") == "0");
+  CHECK(run.exitCode == 0);
+}
+
+}  // namespace
+}  // namespace sluice::testing
