@@ -45,6 +45,9 @@ SAMPLE_INTERVAL = 0.15
 PROBE_INTERVAL = 0.1
 # Around an Egress's apply and delete, a selected pod may legitimately leave with its node IP.
 TRANSITION_MARGIN = 1.0
+# A node whose agent was dead or whose uplink was cut when an Egress changed cannot apply the
+# change; it catches up this long after the outage ends (agent start, or the watch resuming).
+CATCHUP_MARGIN = 3.0
 FAULT_KINDS = ["agent-kill", "ovs-kill", "controller-kill", "apiserver-kill", "cut"]
 
 # The thesis's Listings 1 and 2 (applied verbatim from tests/fixtures/thesis) and a multi-IP
@@ -252,6 +255,8 @@ class Chaos:
         self.probes = {}  # pod key -> Popen
         self.pod_egress = {}  # pod key -> Egress name or None
         self.departed_nodes = {}  # pod key -> node, for pods deleted during the run
+        self.outages = {node: [] for node in NODES}  # node -> [[start, end or None]] (agent, OVS, cut)
+        self.steady_applied = {THESIS_EGRESS: [], SPREAD_EGRESS: []}  # (apply time, steady start)
         self.counts = {"dual_owner": 0, "ipam": 0, "connectivity": 0, "live_node": 0,
                        "wrong_source": 0}
         self.dual_owner_dead_agent = 0
@@ -478,6 +483,11 @@ class Chaos:
             fault = Fault(len(self.faults) + 1, kind, target, time.time())
             self.faults.append(fault)
         label = f"fault #{fault.number} {kind} {target}"
+        outage = None
+        if kind in ("agent-kill", "ovs-kill", "cut"):
+            outage = [time.time(), None]
+            with self.lock:
+                self.outages[target].append(outage)
         try:
             if kind == "agent-kill":
                 with self.lock:
@@ -523,6 +533,8 @@ class Chaos:
         finally:
             with self.lock:
                 fault.repaired = time.time()
+                if outage:
+                    outage[1] = fault.repaired
                 self.busy_nodes.discard(target)
             self.out.say(f"{label}: repaired")
 
@@ -605,6 +617,8 @@ class Chaos:
                     assigned = present and len(pairs) == EGRESS_IP_COUNT[egress] and all(n for _, n in pairs)
                     if assigned and self.steady_since[egress] is None:
                         self.steady_since[egress] = status[0] + TRANSITION_MARGIN
+                        applied = self.egress_transitions[egress][-2] if len(self.egress_transitions[egress]) >= 2 else status[0]
+                        self.steady_applied[egress].append((applied, self.steady_since[egress]))
         for ip, nodes in owners.items():
             connected = nodes - cut
             if len(connected) > 1:
@@ -783,11 +797,24 @@ class Chaos:
                 self.violation("wrong_source", f"probe from {tag} left with {source}: {verdict}", at)
         return checked
 
-    def steady_at(self, egress, at):
+    def steady_at(self, egress, at, node):
+        """Whether a pod on `node` must leave with an egress IP at `at`: the Egress is assigned,
+        and the node's agent was able to see that (no outage of the node since the apply; after
+        one, from CATCHUP_MARGIN after its end)."""
         intervals = list(self.steady_intervals[egress])
         if self.steady_since[egress] is not None:
             intervals.append((self.steady_since[egress], float("inf")))
-        return any(start <= at <= end for start, end in intervals)
+        for start, end in intervals:
+            if not start <= at <= end:
+                continue
+            applied = max((a for a, s in self.steady_applied[egress] if s == start), default=start)
+            for down, up in self.outages.get(node, []) if node else []:
+                up = up or float("inf")
+                # The outage overlapped the change's propagation: the node missed the change.
+                if down <= start and up >= applied - TRANSITION_MARGIN and at < up + CATCHUP_MARGIN:
+                    return False
+            return True
+        return False
 
     def judge(self, at, source, tag, node):
         address = ipaddress.ip_address(source)
@@ -797,7 +824,7 @@ class Chaos:
         if egress is None:
             return "" if node is None or source == node_ip(node) else f"expected its node IP {node_ip(node) if node else '?'}"
         allowed = self.egress_ips_seen[egress]
-        if self.steady_at(egress, at):
+        if self.steady_at(egress, at, node):
             return "" if source in allowed else f"Egress {egress} was assigned; expected one of {sorted(allowed)}"
         if source in allowed or (node and source == node_ip(node)):
             return ""
