@@ -257,6 +257,7 @@ class Chaos:
         self.departed_nodes = {}  # pod key -> node, for pods deleted during the run
         self.outages = {node: [] for node in NODES}  # node -> [[start, end or None]] (agent, OVS, cut)
         self.steady_applied = {THESIS_EGRESS: [], SPREAD_EGRESS: []}  # (apply time, steady start)
+        self.pod_created = {}  # pod key -> when `pod add` started
         self.counts = {"dual_owner": 0, "ipam": 0, "connectivity": 0, "live_node": 0,
                        "wrong_source": 0}
         self.dual_owner_dead_agent = 0
@@ -412,6 +413,7 @@ class Chaos:
         namespace, labels = ("prod", "role=web") if selected else ("default", "app=churn")
         name = f"churn-{self.churn_counter}"
         key = f"{namespace}/{name}"
+        self.pod_created[key] = time.time()
         result = self.lab.run("pod", "add", name, "--node", node, "--namespace", namespace,
                               "--labels", labels, check=False, timeout=60)
         if key in self.lab.pods():
@@ -598,13 +600,16 @@ class Chaos:
             self.stop_sampling.wait(max(0.0, SAMPLE_INTERVAL - (time.time() - started)))
 
     def sample(self, now):
+        with self.lock:
+            agent_down_before = set(self.agent_down)
         owners, unreachable = self.ownership()
         self.read_probes()
         with self.lock:
             self.samples += 1
             self.last_owners = (now, owners, unreachable)
             cut = set(self.cut)
-            agent_down = set(self.agent_down)
+            # Down at the start or the end of the sample: ownership was read in between.
+            agent_down = set(self.agent_down) | agent_down_before
             status = self.latest_status
             # An Egress is steady from when status shows all its IPs on healthy nodes after its
             # apply (plus a margin) until its delete is issued.
@@ -797,7 +802,7 @@ class Chaos:
                 self.violation("wrong_source", f"probe from {tag} left with {source}: {verdict}", at)
         return checked
 
-    def steady_at(self, egress, at, node):
+    def steady_at(self, egress, at, node, pod):
         """Whether a pod on `node` must leave with an egress IP at `at`: the Egress is assigned,
         and the node's agent was able to see that (no outage of the node since the apply; after
         one, from CATCHUP_MARGIN after its end)."""
@@ -808,10 +813,13 @@ class Chaos:
             if not start <= at <= end:
                 continue
             applied = max((a for a, s in self.steady_applied[egress] if s == start), default=start)
+            # The change the node must see: the Egress's apply, or the pod's creation if later.
+            created = self.pod_created.get(pod, 0)
+            change, seen = max(applied, created), max(start, created + TRANSITION_MARGIN)
             for down, up in self.outages.get(node, []) if node else []:
                 up = up or float("inf")
                 # The outage overlapped the change's propagation: the node missed the change.
-                if down <= start and up >= applied - TRANSITION_MARGIN and at < up + CATCHUP_MARGIN:
+                if down <= seen and up >= change - TRANSITION_MARGIN and at < up + CATCHUP_MARGIN:
                     return False
             return True
         return False
@@ -824,7 +832,7 @@ class Chaos:
         if egress is None:
             return "" if node is None or source == node_ip(node) else f"expected its node IP {node_ip(node) if node else '?'}"
         allowed = self.egress_ips_seen[egress]
-        if self.steady_at(egress, at, node):
+        if self.steady_at(egress, at, node, tag):
             return "" if source in allowed else f"Egress {egress} was assigned; expected one of {sorted(allowed)}"
         if source in allowed or (node and source == node_ip(node)):
             return ""

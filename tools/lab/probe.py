@@ -18,6 +18,12 @@ def send(target, port, interval, seconds, tag, fresh_socket=False):
             if fresh_socket:  # a new source port: each probe is a new connection to conntrack
                 sock.close()
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                # Ports in sequence, not the kernel's random pick: a random port can repeat one
+                # used seconds ago, and conntrack would then reuse that old entry and its NAT.
+                try:
+                    sock.bind(("", 20000 + seq % 40000))
+                except OSError:
+                    pass
             sock.sendto(f"{seq} {tag}".encode(), (target, port))
         except OSError:
             pass  # no route for a moment: the probe is lost, which is what we measure
