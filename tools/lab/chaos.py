@@ -633,7 +633,14 @@ class Chaos:
                     with self.lock:
                         self.dual_owner_dead_agent += 1
                 self.violation("dual_owner", f"{ip} owned by {','.join(sorted(connected))}{note}", now)
-        healthy = self.healthy(now)
+        reason = self.why_unhealthy(now)
+        healthy = not reason
+        with self.lock:
+            late = [f for f in self.faults if f.repaired and not f.recovered and now - f.repaired > 3]
+        if late and reason != getattr(self, "last_reason", None):
+            # Why a repaired fault has not recovered yet: printed when the reason changes.
+            self.out.say(f"waiting for recovery of fault #{late[0].number}: {reason}", now)
+        self.last_reason = reason if late else None
         with self.lock:
             if healthy:
                 self.healthy_samples += 1
