@@ -113,6 +113,7 @@ class Lab:
         self.state = f"/run/sluice-lab/{name}"
         self.children = []
         self.children_lock = threading.Lock()
+        self.closing = False  # set by down(): no new children after it took the list
 
     def run(self, *args, timeout=90, check=True, stdin=None):
         try:
@@ -131,9 +132,11 @@ class Lab:
         return self.run("kubectl", "--", *args, stdin=stdin, check=check, timeout=30)
 
     def spawn(self, command, stdout=subprocess.DEVNULL):
-        child = subprocess.Popen(command, stdout=stdout, stderr=subprocess.DEVNULL, text=True,
-                                 start_new_session=True)
         with self.children_lock:
+            if self.closing:
+                raise ChaosError("the lab is being torn down")
+            child = subprocess.Popen(command, stdout=stdout, stderr=subprocess.DEVNULL, text=True,
+                                     start_new_session=True)
             self.children.append(child)
         return child
 
@@ -151,6 +154,7 @@ class Lab:
 
     def down(self):
         with self.children_lock:
+            self.closing = True
             children = list(self.children)
         for child in children:
             self.stop(child)
@@ -244,6 +248,7 @@ class Chaos:
         self.apiserver_down = False
         self.faults = []
         self.fault_threads = []
+        self.workers = []  # the churn and fault loops
         # Egress state: present flag and the times of transitions (apply or delete issued).
         self.egress_present = {THESIS_EGRESS: False, SPREAD_EGRESS: False}
         self.egress_transitions = {THESIS_EGRESS: [], SPREAD_EGRESS: []}
@@ -880,6 +885,7 @@ def run(options, reporter):
     try:
         chaos.setup()
         churn = threading.Thread(target=chaos.churn_loop, daemon=True)
+        chaos.workers.append(churn)
         churn.start()
         # Baseline: churn without faults, to show the invariants hold on their own.
         baseline_end = time.time() + options.baseline
@@ -888,6 +894,7 @@ def run(options, reporter):
         reporter.say(f"baseline ({options.baseline:.0f}s of churn, no faults): "
                      f"{baseline_violations} violations")
         faults = threading.Thread(target=chaos.fault_loop, daemon=True)
+        chaos.workers.append(faults)
         faults.start()
         chaos_end = time.time() + options.seconds
         wait_until(options.seconds + 1, lambda: time.time() >= chaos_end, 0.1)
@@ -904,6 +911,12 @@ def run(options, reporter):
             chaos.stop_probe(key)
         checked = chaos.check_capture()
     finally:
+        chaos.stop_faults.set()
+        chaos.stop_churn.set()
+        chaos.stop_sampling.set()
+        # Let a step in flight (a pod add, a repair) finish, so nothing is created after `down`.
+        for worker in chaos.workers + chaos.fault_threads:
+            worker.join(timeout=90)
         if options.keep:
             shutil.copytree(f"{lab.state}/logs", os.path.join(work, "logs"), dirs_exist_ok=True)
         lab.down()
