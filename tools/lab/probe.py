@@ -8,13 +8,22 @@ import sys
 import time
 
 
-def send(target, port, interval, seconds, tag):
+def send(target, port, interval, seconds, tag, fresh_socket=False):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     deadline = time.monotonic() + seconds
     seq = 0
     next_send = time.monotonic()
     while time.monotonic() < deadline:
         try:
+            if fresh_socket:  # a new source port: each probe is a new connection to conntrack
+                sock.close()
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                # Ports in sequence, not the kernel's random pick: a random port can repeat one
+                # used seconds ago, and conntrack would then reuse that old entry and its NAT.
+                try:
+                    sock.bind(("", 20000 + seq % 40000))
+                except OSError:
+                    pass
             sock.sendto(f"{seq} {tag}".encode(), (target, port))
         except OSError:
             pass  # no route for a moment: the probe is lost, which is what we measure
@@ -51,11 +60,14 @@ def main():
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--tag", default="probe")
     parser.add_argument("--analyze", metavar="PROBE_LOG")
+    parser.add_argument("--fresh-socket", action="store_true",
+                        help="send each probe from a new socket (new source port), so that every "
+                        "probe shows the datapath's current decision, not an old conntrack entry")
     args = parser.parse_args()
     if args.analyze:
         analyze(args.analyze, args.tag)
     else:
-        send(args.target, args.port, args.interval, args.seconds, args.tag)
+        send(args.target, args.port, args.interval, args.seconds, args.tag, args.fresh_socket)
 
 
 if __name__ == "__main__":
