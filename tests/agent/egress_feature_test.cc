@@ -1,6 +1,7 @@
 // The egress feature's decisions and flows, from decoded Egresses to ovs-ofctl-parsable flows.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -94,7 +95,18 @@ TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the float
   CHECK(has(lines, {"nw_dst=10.10.0.8", "zone=65521", "nat"}));
   REQUIRE(flows->heldIps.size() == 1);
   CHECK(floatingMac(flows->heldIps[0]) == "02:5c:0a:0a:00:08");
-  CHECK(flows->physical.size() == 3);
+  REQUIRE(flows->physical.size() == 4);
+  // Another node's GARP for the IP overwrites the ARP responder (same key) with a drop.
+  const auto responder = std::find_if(flows->physical.begin(), flows->physical.end(),
+                                      [](const Flow& flow) { return flow.priority == 240; });
+  REQUIRE(responder != flows->physical.end());
+  CHECK_THAT(responder->match, Catch::Equals("arp,in_port=1,arp_op=1,arp_tpa=10.10.0.8"));
+  CHECK(std::any_of(flows->physical.begin(), flows->physical.end(), [](const Flow& flow) {
+    return flow.priority == 250 && flow.match.find("arp_spa=10.10.0.8") != std::string::npos &&
+           flow.actions ==
+               "learn(table=0,priority=240,eth_type=0x806,in_port=1,arp_op=1,arp_tpa=10.10.0.8),"
+               "NORMAL";
+  }));
 
   fixture.inputs.fenced = true;  // cannot reach the controller: hold nothing, send nothing out
   flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);

@@ -279,6 +279,49 @@ TEST_CASE("restarting the agent on the egress node does not interrupt SNAT", "[l
   CHECK(thesis.egressNode() == node);
 }
 
+TEST_CASE("a killed agent's datapath stops answering ARP for its IP once another node took it",
+          "[lab][egress]") {
+  ThesisLab thesis;
+  auto& lab = thesis.lab;
+  REQUIRE(waitFor(
+      10s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.0.8"; }, 50ms));
+  const auto first = thesis.egressNode();
+  REQUIRE((first == "node02" || first == "node03"));
+  // The agent dies; its node's OVS keeps forwarding (and would keep answering ARP).
+  REQUIRE(lab.lab("node agent-stop " + first).ok());
+  std::string second;
+  REQUIRE(waitFor(
+      5s,
+      [&] {
+        second = thesis.egressNode();
+        return !second.empty() && second != first;
+      },
+      20ms));
+  // The new owner's gratuitous ARP made the old node's datapath overwrite its responder.
+  std::string responder;
+  CHECK(waitFor(3s, [&] {
+    responder = lab.nodeExec(first,
+                             "ovs-ofctl dump-flows br-phy arp,arp_op=1,arp_tpa=10.10.0.8 | "
+                             "grep priority=240")
+                    .output;
+    return responder.find("actions=drop") != std::string::npos;
+  }));
+  INFO(responder);
+  // On the wire, one answer per request: only the new owner answers.
+  const auto arping = lab.ext("arping -c 3 -w 5 -i eth0 10.10.0.8");
+  INFO(arping.output);
+  CHECK(arping.output.find("3 packets transmitted, 3 packets received") != std::string::npos);
+  CHECK(arping.output.find("(0 extra)") != std::string::npos);
+  CHECK(seenFrom(lab, "prod/web-1") == "10.10.0.8");
+
+  // The agent comes back: it does not take the IP back, and its node stays quiet.
+  REQUIRE(lab.lab("node agent-start " + first).ok());
+  CHECK(seenFrom(lab, "prod/web-1") == "10.10.0.8");
+  CHECK(thesis.egressNode() == second);
+  CHECK(lab.ext("arping -c 2 -w 5 -i eth0 10.10.0.8").output.find("(0 extra)") !=
+        std::string::npos);
+}
+
 TEST_CASE("an open TCP connection survives a failover of a node cut off the underlay",
           "[lab][egress]") {
   ThesisLab thesis;

@@ -4,7 +4,7 @@
 While pods and Egresses/ExternalIPPools churn, it kills (SIGKILL) agents, ovs-vswitchd, the
 controller and the lab API server, and cuts and heals node uplinks, at random from a printed seed.
 It samples the lab every ~150 ms and checks, on real state and real packets:
-  - dual_owner:    no egress IP has an ARP responder (the owner's br-phy flow) on two connected nodes;
+  - dual_owner:    no egress IP has a live ARP responder (the owner's br-phy flow) on two connected nodes;
   - ipam:          no pod IP is allocated twice or leaked (each node's ipam.json against the lab's pods);
   - connectivity:  every pod reaches every pod and the external host (after settling);
   - live_node:     every Egress's IPs sit on nodes that are up and connected (after settling);
@@ -575,9 +575,13 @@ class Chaos:
             if child.returncode != 0:
                 unreachable.add(node)
                 continue
-            for ip in re.findall(r"arp_tpa=([0-9.]+)", output):
-                if ip != node_ip(node):
-                    owners.setdefault(ip, set()).add(node)
+            for line in output.splitlines():
+                # The responder replies out of IN_PORT. A responder a gratuitous ARP from the new
+                # owner overwrote with a drop (the agent was dead), or the learn() flow that
+                # does it, answers nothing: not ownership.
+                found = re.search(r"arp_tpa=([0-9.]+)", line)
+                if found and "IN_PORT" in line and found.group(1) != node_ip(node):
+                    owners.setdefault(found.group(1), set()).add(node)
         return owners, unreachable
 
     def read_probes(self):

@@ -63,6 +63,9 @@ FlowBuilder flow(const Pipeline& pipeline, Table table, std::uint16_t priority, 
   return builder;
 }
 
+// br-phy priorities of an owned egress IP (the pod network's br-phy flows stay at or below 210).
+constexpr std::uint16_t kArpResponderPriority = 240;
+
 enum class Ownership {
   kOwner,    // answers ARP, sends with the floating MAC
   kPassive,  // SNATs what the tunnel brings, sends with the node's own MAC
@@ -115,8 +118,23 @@ void appendSnatFlows(const Pipeline& pipeline, const NodeNetwork& node, Ipv4 egr
   arpReply += "->arp_sha,set_field:";
   arpReply += ip;
   arpReply += "->arp_spa,IN_PORT";
-  physical.push_back(
-      Flow{0, 220, "arp,in_port=" + uplink + ",arp_op=1,arp_tpa=" + ip, arpReply, phyCookie});
+  const auto arpRequest = "arp,in_port=" + uplink + ",arp_op=1,arp_tpa=" + ip;
+  physical.push_back(Flow{0, kArpResponderPriority, arpRequest, arpReply, phyCookie});
+  // A gratuitous ARP for the IP from another node means that node has taken the IP over. An
+  // agent that is alive has released it by then; one that was killed cannot, so the datapath
+  // steps aside by itself: learn() overwrites the responder above (same table, priority and
+  // match) with a drop, and the IP has one owner on the wire even while this agent is dead.
+  // A restarted agent re-adds or deletes the responder, which ends the suppression.
+  std::string stepAside = "learn(table=0,priority=";
+  stepAside += std::to_string(kArpResponderPriority);
+  stepAside += ",eth_type=0x806,in_port=";
+  stepAside += uplink;
+  stepAside += ",arp_op=1,arp_tpa=";
+  stepAside += ip;
+  stepAside += "),NORMAL";
+  physical.push_back(Flow{0, kArpResponderPriority + 10,
+                          "arp,in_port=" + uplink + ",arp_op=1,arp_spa=" + ip + ",arp_tpa=" + ip,
+                          stepAside, phyCookie});
   physical.push_back(Flow{0, 220, "ip,in_port=LOCAL,nw_src=" + ip,
                           "mod_dl_src:" + mac + ",output:" + uplink, phyCookie});
 }
