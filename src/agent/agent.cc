@@ -326,6 +326,15 @@ nlohmann::json ipsToJson(const std::set<Ipv4>& ips) {
 
 }  // namespace
 
+void Agent::flushPodConntrack(Ipv4 podIp) const {
+  // The pod's connections NATed on this node (to the node IP, or to an egress IP this node
+  // holds): their next packet is NATed afresh, to the source its Egress now gives it.
+  if (!ovsAppctl("dpctl/flush-conntrack zone=" + std::to_string(ofrules::kSnatCtZone) + " " +
+                 shellQuote("ct_nw_src=" + formatIpv4(podIp))))
+    SLUICE_LOG(kWarning, "egress")
+        << "could not flush conntrack entries of pod IP " << formatIpv4(podIp);
+}
+
 void Agent::loadEgressCache() {
   // A restarted agent re-installs the egress flows it had, so that SNAT on this node does not
   // stop while its informers sync; the first reconcile then replaces them.
@@ -335,14 +344,19 @@ void Agent::loadEgressCache() {
     const auto saved = nlohmann::json::parse(in);
     const auto integration = flowsFromJson(saved.at("integration"));
     (void)integrationSyncer_->setFlows("egress", integration);
-    if (physicalSyncer_)
-      (void)physicalSyncer_->setFlows("egress-phy", flowsFromJson(saved.at("physical")));
-    for (const auto& ip : saved.at("held"))
-      if (auto parsed = parseIpv4(ip.get<std::string>())) heldEgressIps_.insert(*parsed);
+    // Without the ARP flows: the cache may be older than a move of the IP to another node (this
+    // agent was dead long enough), and answering ARP is owning. Until the informers have synced
+    // this node SNATs what still comes to it and answers no ARP; a few hundred ms without
+    // answers cost nothing, as neighbours keep the floating MAC.
+    auto physical = flowsFromJson(saved.at("physical"));
+    std::erase_if(physical,
+                  [](const ofrules::Flow& flow) { return flow.match.rfind("arp", 0) == 0; });
+    if (physicalSyncer_) (void)physicalSyncer_->setFlows("egress-phy", physical);
     for (const auto& ip : saved.at("served"))
       if (auto parsed = parseIpv4(ip.get<std::string>())) servedEgressIps_.insert(*parsed);
-    SLUICE_LOG(kInfo, "agent") << "restored " << integration.size() << " egress flows and "
-                               << heldEgressIps_.size() << " egress IPs from the local cache";
+    SLUICE_LOG(kInfo, "agent") << "restored " << integration.size() << " egress flows for "
+                               << servedEgressIps_.size()
+                               << " egress IPs from the local cache (no ARP until synced)";
   } catch (const nlohmann::json::exception& error) {
     SLUICE_LOG(kWarning, "agent") << "ignoring an unreadable " << config_.stateDir
                                   << "/egress-flows.json: " << error.what();
@@ -571,11 +585,16 @@ void Agent::reconcileEgress() {
                                << " local pods, " << flows->integration.size() << " flows, "
                                << flows->heldIps.size() << " IPs held, " << flows->passiveIps.size()
                                << " passive" << (inputs.fenced ? " (fenced)" : "");
+  const std::set<Ipv4> held(flows->heldIps.begin(), flows->heldIps.end());
+  // Taking an IP over: announce it before installing, so that a node whose agent died while it
+  // held the IP steps aside (its br-phy learns a drop over its ARP responder) while this node
+  // installs, rather than after; the GARP after the bundle below then updates the neighbours.
+  for (const auto ip : held)
+    if (!heldEgressIps_.contains(ip)) sendGratuitousArp(ip);
   (void)integrationSyncer_->setFlows("egress", flows->integration);
   if (physicalSyncer_) (void)physicalSyncer_->setFlows("egress-phy", flows->physical);
   if (auto synced = syncAll(); !synced)
     SLUICE_LOG(kWarning, "egress") << "sync: " << synced.error().message;
-  const std::set<Ipv4> held(flows->heldIps.begin(), flows->heldIps.end());
   std::set<Ipv4> served = held;
   served.insert(flows->passiveIps.begin(), flows->passiveIps.end());
   for (const auto ip : held) {
@@ -591,6 +610,16 @@ void Agent::reconcileEgress() {
                                   << (served.contains(ip) ? " (draining)" : "");
   for (const auto ip : servedEgressIps_)
     if (!served.contains(ip)) flushEgressConntrack(ip);
+  if (podRoutesKnown_) {
+    for (const auto& [podIp, route] : flows->podRoutes)
+      if (auto before = podRoutes_.find(podIp);
+          before == podRoutes_.end() || before->second != route)
+        flushPodConntrack(podIp);
+    for (const auto& [podIp, route] : podRoutes_)
+      if (!flows->podRoutes.contains(podIp)) flushPodConntrack(podIp);
+  }
+  podRoutes_ = flows->podRoutes;
+  podRoutesKnown_ = true;
   heldEgressIps_ = held;
   servedEgressIps_ = served;
   saveEgressCache(*flows);

@@ -89,6 +89,7 @@ class Agent : public PodDatapath {
   void reconcileEgress();
   void sendGratuitousArp(Ipv4 egressIp) const;
   void flushEgressConntrack(Ipv4 egressIp) const;
+  void flushPodConntrack(Ipv4 podIp) const;
   void loadEgressCache();
   void reportEgressProblems(const std::vector<features::EgressProblem>& problems);
   void saveEgressCache(const features::EgressFlows& flows);
@@ -130,6 +131,8 @@ class Agent : public PodDatapath {
   bool unfencing_ = false;           // a fresh read of the Egresses is on its way (loop thread)
   std::map<std::string, std::string> egressBarrier_;  // key -> resourceVersion the cache must reach
   std::thread unfenceReader_;
+  std::map<Ipv4, std::string> podRoutes_;    // EgressFlows::podRoutes of the last reconcile
+  bool podRoutesKnown_ = false;              // not before the first one: a restart flushes nothing
   features::EgressInputs lastEgressInputs_;  // what reconcileEgress() last saw, for sluicectl
   std::string controllerAddress_;
   bool egressSynced_ = false;

@@ -78,6 +78,9 @@ TEST_CASE("Listing 1 selects prod web pods only and tunnels them to the egress n
   const auto lines = fixture.lines(*flows);
   CHECK(has(lines, {"nw_src=10.244.1.5", "set_field:10.10.2.2->tun_dst", "tun_id"}));
   CHECK_FALSE(has(lines, {"nw_src=10.244.1.6"}));  // not role=web
+  // How each selected pod leaves; a change of it flushes the pod's conntrack entries.
+  CHECK(flows->podRoutes == std::map<Ipv4, std::string>{
+                                {*parseIpv4("10.244.1.5"), "egress-prod-web 10.10.0.8@node02"}});
   CHECK_FALSE(has(lines, {"nw_src=10.244.1.7"}));  // not in an env=prod namespace
   CHECK(flows->heldIps.empty());
   CHECK(flows->physical.empty());

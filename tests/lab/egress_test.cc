@@ -136,9 +136,10 @@ TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and f
   CHECK(seenFrom(lab, "prod/other-1") == "10.10.2.1");  // not selected: the node's IP
 
   // A probe stream from web-1 through a crash of the egress node.
-  REQUIRE(lab.exec("prod/web-1",
-                   "(python3 " + std::string(SLUICE_SOURCE_ROOT) +
-                       "/tools/lab/probe.py --seconds 4 --tag failover >/dev/null 2>&1 &)")
+  const auto sentFile = lab.stateDir() + "/failover.sent";
+  REQUIRE(lab.exec("prod/web-1", "(python3 " + std::string(SLUICE_SOURCE_ROOT) +
+                                     "/tools/lab/probe.py --seconds 4 --tag failover > " +
+                                     sentFile + " 2>&1 &)")
               .ok());
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "failover")["10.10.0.8"] > 20; }, 20ms));
@@ -175,7 +176,9 @@ TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and f
   const auto sources = probeSources(lab, "failover");
   CHECK(sources.size() == 1);
 
-  // Deleting the Egress brings the node IP back.
+  // Deleting the Egress brings the node IP back (once the probe stream is over: from then on the
+  // node's IP is the right source).
+  REQUIRE(waitFor(10s, [&] { return std::atoi(shell("cat " + sentFile).output.c_str()) > 0; }));
   REQUIRE(lab.kubectl("delete egress egress-prod-web").ok());
   CHECK(waitFor(
       5s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.2.1"; }, 50ms));
@@ -320,6 +323,30 @@ TEST_CASE("a killed agent's datapath stops answering ARP for its IP once another
   CHECK(thesis.egressNode() == second);
   CHECK(lab.ext("arping -c 2 -w 5 -i eth0 10.10.0.8").output.find("(0 extra)") !=
         std::string::npos);
+}
+
+TEST_CASE("a flow that predates the Egress takes the egress IP on the egress node itself",
+          "[lab][egress]") {
+  Lab lab({.nodes = 2});
+  REQUIRE(lab.up());
+  REQUIRE(lab.lab("ns add prod --labels env=prod").ok());
+  REQUIRE(lab.lab("node label node02 network-role=egress-gateway").ok());
+  REQUIRE_FALSE(lab.addPod("web-2", "node02", "role=web", "prod").empty());
+  // One UDP socket for the whole stream: its conntrack entry (SNAT to the node's IP) is older
+  // than the Egress.
+  const auto sentFile = lab.stateDir() + "/early.sent";
+  REQUIRE(lab.exec("prod/web-2",
+                   "sh -c " + quote("python3 " + kTools + "probe.py --seconds 5 --tag early > " +
+                                    sentFile + " 2>&1 &"))
+              .ok());
+  REQUIRE(waitFor(
+      3s, [&] { return probeSources(lab, "early")["10.10.2.2"] > 20; }, 20ms));
+  const std::string fixtures = std::string(SLUICE_SOURCE_ROOT) + "/tests/fixtures/thesis/";
+  REQUIRE(lab.kubectl("apply -f " + fixtures + "listing2-pool.yml").ok());
+  REQUIRE(lab.kubectl("apply -f " + fixtures + "listing1-egress.yml").ok());
+  // The same socket's probes switch to the egress IP: the agent flushed the pod's old entry.
+  CHECK(waitFor(
+      3s, [&] { return probeSources(lab, "early")["10.10.0.8"] > 20; }, 20ms));
 }
 
 TEST_CASE("an open TCP connection survives a failover of a node cut off the underlay",

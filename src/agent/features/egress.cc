@@ -277,6 +277,9 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
     if (chosen == nullptr) continue;
     const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress:" + chosen->name);
     const auto assignment = chooseAssignment(*chosen, pod);
+    out.podRoutes[pod.ip] =
+        chosen->name + " " +
+        (assignment ? text(assignment->ip) + "@" + assignment->node : std::string("unplaced"));
     for (const auto& excluded : chosen->excluded)
       flows.push_back(flow(pipeline, Table::kEgressMark,
                            static_cast<std::uint16_t>(300 + excluded.prefix), cookie)

@@ -117,6 +117,10 @@ struct EgressFlows {
   std::vector<Ipv4> heldIps;               // the egress IPs this node answers for (owns)
   std::vector<Ipv4> passiveIps;            // SNATed here without ownership
   std::vector<EgressProblem> problems;     // what could not be honoured, for logs and Events
+  // Per local pod (by IP): how it leaves, e.g. "egress-prod-web 10.10.0.8@node02"; absent when no
+  // Egress selects it. When this changes, the pod's connections SNATed on this node are flushed,
+  // or they would keep the source they started with.
+  std::map<Ipv4, std::string> podRoutes;
 };
 
 void declareEgressTables(ofrules::PipelineBuilder& builder);
