@@ -361,8 +361,19 @@ TEST_CASE(
   REQUIRE(waitFor([&] { return !b->nodesView().empty(); }, 10s));
   CHECK_FALSE(b->leading());
   // Leader and standby are both ready (/readyz): a standby takes over without a relist.
-  CHECK(run("curl -s --max-time 2 http://" + a->address() + "/readyz").output == "ok: leader\n");
-  CHECK(run("curl -s --max-time 2 http://" + b->address() + "/readyz").output == "ok: standby\n");
+  // (The standby's informers may still be syncing when it first reports nodes: wait for it.)
+  CHECK(waitFor(
+      [&] {
+        return run("curl -s --max-time 2 http://" + a->address() + "/readyz").output ==
+               "ok: leader\n";
+      },
+      10s));
+  CHECK(waitFor(
+      [&] {
+        return run("curl -s --max-time 2 http://" + b->address() + "/readyz").output ==
+               "ok: standby\n";
+      },
+      10s));
   CHECK_THAT(run("curl -s --max-time 2 http://" + b->address() + "/metrics").output,
              Catch::Contains("sluice_controller_is_leader 0"));
   // The agents know only the standby, as they would know only the Service.

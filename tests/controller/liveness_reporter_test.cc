@@ -4,6 +4,8 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
+
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "agent/liveness_reporter.h"
@@ -28,11 +30,20 @@ struct FakeLeader {
   HttpServer server{HttpServerOptions{.listenAddress = "127.0.0.1:0"}};
   std::atomic<int> reports{0};
   std::atomic<int> connections{0};
-  std::string lastNode;
+  std::mutex mutex;
+  std::string lastNode_;  // guarded by mutex: written on the server's thread
+  std::string lastNode() {
+    std::lock_guard lock(mutex);
+    return lastNode_;
+  }
   FakeLeader() {
     server.route("POST", "/v1/report", [this](const HttpRequest& request) {
+      const auto node = nlohmann::json::parse(request.body).value("node", "");
+      {
+        std::lock_guard lock(mutex);
+        lastNode_ = node;
+      }
       ++reports;
-      lastNode = nlohmann::json::parse(request.body).value("node", "");
       return HttpResponse{200, "application/json", R"({"leader":true,"epoch":7})", {}};
     });
     REQUIRE(server.start());
@@ -56,7 +67,7 @@ TEST_CASE("reports flow over one keep-alive connection and unfence the node", "[
   CHECK_FALSE(reporter.fenced());
   CHECK(unfences == 1);
   CHECK(fences == 0);
-  CHECK(leader.lastNode == "node02");
+  CHECK(leader.lastNode() == "node02");
   CHECK(reporter.leaderEpoch() == 7);
   CHECK(reporter.stats().connects == 1);  // keep-alive: one connection for every report
   reporter.stop();

@@ -114,9 +114,14 @@ TEST_CASE("metrics follow pods, an Egress and its failover; probes answer 200", 
   CHECK(waitFor(5s, [&] {
     return agentValue(lab, "node01", "sluice_agent_local_pod_count") == podsBefore + 2;
   }));
+  // The flow-count gauges are refreshed once a second: wait for the refresh after the pods.
+  CHECK(waitFor(3s, [&] {
+    const auto afterPods = scrape(lab, "node01", kAgentAddress);
+    return afterPods &&
+           afterPods->sum("sluice_agent_ovs_flow_count", {{"bridge", "br-int"}}) > flowsBefore;
+  }));
   const auto afterPods = scrape(lab, "node01", kAgentAddress);
   REQUIRE(afterPods);
-  CHECK(afterPods->sum("sluice_agent_ovs_flow_count", {{"bridge", "br-int"}}) > flowsBefore);
   CHECK(afterPods->sum("sluice_agent_ovs_flow_ops_total", {{"bridge", "br-int"}}) > opsBefore);
   CHECK(agentValue(lab, "node02", "sluice_agent_local_pod_count") == 0);
 
