@@ -72,6 +72,7 @@ Result<void> OvsdbRoundStore::store(std::uint16_t round) {
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
 
 Agent::~Agent() {
+  claimer_.reset();  // its callback posts to the loop
   if (liveness_) liveness_->stop();
   if (unfenceReader_.joinable()) unfenceReader_.join();
   cniServer_.reset();
@@ -515,6 +516,7 @@ void Agent::startLivenessReports() {
 }
 
 void Agent::startEgressInformers() {
+  startArpClaimer();
   events_ = std::make_unique<AgentEvents>(
       *client_, kube::EventRecorderOptions{.component = "sluice-agent", .host = config_.nodeName});
   auto onChange = kube::EventHandlers{
@@ -569,6 +571,16 @@ void Agent::reconcileEgress() {
   const auto handovers = features::resolveHandovers(inputs.policies, config_.nodeName,
                                                     handoversSeen_, now, handoverTiming_);
   inputs.passiveIps = handovers.passiveIps;
+  // Own an IP only once no other node answers for it (ArpClaimer); until then, serve it passively.
+  std::set<Ipv4> assignedHere;
+  if (!inputs.fenced)
+    for (const auto& policy : inputs.policies)
+      for (const auto& assignment : policy.assignments)
+        if (assignment.node == config_.nodeName) assignedHere.insert(assignment.ip);
+  std::erase_if(claimedEgressIps_, [&](Ipv4 ip) { return !assignedHere.contains(ip); });
+  if (claimer_)
+    for (const auto ip : assignedHere)
+      if (!claimedEgressIps_.contains(ip)) inputs.claimingIps.insert(ip);
   if (handovers.nextChange && (!handoverWake_ || *handoverWake_ != *handovers.nextChange)) {
     handoverWake_ = handovers.nextChange;
     loop_.postAt(*handovers.nextChange, [this] { reconcileEgress(); });
@@ -586,11 +598,6 @@ void Agent::reconcileEgress() {
                                << flows->heldIps.size() << " IPs held, " << flows->passiveIps.size()
                                << " passive" << (inputs.fenced ? " (fenced)" : "");
   const std::set<Ipv4> held(flows->heldIps.begin(), flows->heldIps.end());
-  // Taking an IP over: announce it before installing, so that a node whose agent died while it
-  // held the IP steps aside (its br-phy learns a drop over its ARP responder) while this node
-  // installs, rather than after; the GARP after the bundle below then updates the neighbours.
-  for (const auto ip : held)
-    if (!heldEgressIps_.contains(ip)) sendGratuitousArp(ip);
   (void)integrationSyncer_->setFlows("egress", flows->integration);
   if (physicalSyncer_) (void)physicalSyncer_->setFlows("egress-phy", flows->physical);
   if (auto synced = syncAll(); !synced)
@@ -610,6 +617,10 @@ void Agent::reconcileEgress() {
                                   << (served.contains(ip) ? " (draining)" : "");
   for (const auto ip : servedEgressIps_)
     if (!served.contains(ip)) flushEgressConntrack(ip);
+  // Claims start once the IP is served passively here: whatever the tunnel brings is SNATed
+  // while the claim listens.
+  for (const auto ip : inputs.claimingIps)
+    if (served.contains(ip)) claimer_->claim(ip, *parseMac(features::floatingMac(ip)));
   if (podRoutesKnown_) {
     for (const auto& [podIp, route] : flows->podRoutes)
       if (auto before = podRoutes_.find(podIp);
@@ -648,32 +659,36 @@ void Agent::sendGratuitousArp(Ipv4 egressIp) const {
   if (config_.datapathType != DatapathType::kNetdev || config_.gratuitousArpCount <= 0) return;
   // A request-form GARP: it updates neighbours that already have an entry (FACTS.md). Sent from
   // br-phy's LOCAL port with the IP's floating MAC; br-phy floods it out of the uplink.
-  const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
-  if (fd < 0) return;
-  sockaddr_ll address{};
-  address.sll_family = AF_PACKET;
-  address.sll_protocol = htons(ETH_P_ARP);
-  address.sll_ifindex = static_cast<int>(::if_nametoindex(config_.physicalBridge.c_str()));
-  address.sll_halen = 6;
-  std::array<std::uint8_t, 6> mac{};
-  const auto text = features::floatingMac(egressIp);
-  std::sscanf(text.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
-              &mac[4], &mac[5]);
-  std::array<std::uint8_t, 42> frame{};
-  std::fill(frame.begin(), frame.begin() + 6, 0xff);     // broadcast
-  std::copy(mac.begin(), mac.end(), frame.begin() + 6);  // source: the floating MAC
-  const std::array<std::uint8_t, 10> header = {0x08, 0x06, 0x00, 0x01, 0x08,
-                                               0x00, 6,    4,    0x00, 0x01};
-  std::copy(header.begin(), header.end(), frame.begin() + 12);  // ARP request, Ethernet/IPv4
-  std::copy(mac.begin(), mac.end(), frame.begin() + 22);        // sender MAC
-  const std::uint32_t ip = htonl(egressIp);
-  std::memcpy(frame.data() + 28, &ip, 4);  // sender IP
-  std::memcpy(frame.data() + 38, &ip, 4);  // target IP: the same
-  std::fill(address.sll_addr, address.sll_addr + 6, 0xff);
-  for (int i = 0; i < config_.gratuitousArpCount; ++i)
-    (void)::sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&address),
-                   sizeof address);
-  ::close(fd);
+  (void)sendFrame(config_.physicalBridge,
+                  arpRequestFrame(*parseMac(features::floatingMac(egressIp)), egressIp, egressIp),
+                  config_.gratuitousArpCount);
+}
+
+void Agent::startArpClaimer() {
+  if (config_.datapathType != DatapathType::kNetdev) return;  // no br-phy: nothing to claim on
+  std::ifstream address("/sys/class/net/" + config_.physicalBridge + "/address");
+  std::string text;
+  std::optional<MacAddress> mac;
+  if (address >> text) mac = parseMac(text);
+  if (!mac) {
+    SLUICE_LOG(kWarning, "egress") << "cannot read " << config_.physicalBridge
+                                   << "'s MAC: egress IPs are owned without a claim";
+    return;
+  }
+  claimer_ = std::make_unique<ArpClaimer>(
+      ArpClaimOptions{.interfaceName = config_.physicalBridge,
+                      .nodeMac = *mac,
+                      .nodeIp = bootstrap_.network.nodeIp,
+                      .gratuitousArpCount = config_.gratuitousArpCount},
+      [this](Ipv4 ip, bool contested) {
+        if (contested)
+          SLUICE_LOG(kInfo, "egress") << "egress IP " << formatIpv4(ip)
+                                      << ": another node answered ARP for it until it heard us";
+        loop_.post([this, ip] {
+          claimedEgressIps_.insert(ip);
+          reconcileEgress();
+        });
+      });
 }
 
 void Agent::pollOvs() {

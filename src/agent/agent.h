@@ -13,6 +13,7 @@
 #include "agent/agent_config.h"
 #include "agent/agent_events.h"
 #include "agent/agent_metrics.h"
+#include "agent/arp_claim.h"
 #include "agent/cni_server.h"
 #include "agent/cni_service.h"
 #include "agent/features/egress.h"
@@ -90,6 +91,7 @@ class Agent : public PodDatapath {
   void sendGratuitousArp(Ipv4 egressIp) const;
   void flushEgressConntrack(Ipv4 egressIp) const;
   void flushPodConntrack(Ipv4 podIp) const;
+  void startArpClaimer();
   void loadEgressCache();
   void reportEgressProblems(const std::vector<features::EgressProblem>& problems);
   void saveEgressCache(const features::EgressFlows& flows);
@@ -133,6 +135,8 @@ class Agent : public PodDatapath {
   std::thread unfenceReader_;
   std::map<Ipv4, std::string> podRoutes_;    // EgressFlows::podRoutes of the last reconcile
   bool podRoutesKnown_ = false;              // not before the first one: a restart flushes nothing
+  std::unique_ptr<ArpClaimer> claimer_;      // null: IPs are owned without a claim
+  std::set<Ipv4> claimedEgressIps_;          // assigned here, and nobody else answers ARP for them
   features::EgressInputs lastEgressInputs_;  // what reconcileEgress() last saw, for sluicectl
   std::string controllerAddress_;
   bool egressSynced_ = false;

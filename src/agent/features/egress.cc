@@ -341,7 +341,10 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
   for (const auto& policy : inputs.policies)
     for (const auto& assignment : policy.assignments)
       if (assignment.node == node.nodeName)
-        served.push_back({assignment.ip, Ownership::kOwner, policy.name});
+        served.push_back(
+            {assignment.ip,
+             inputs.claimingIps.contains(assignment.ip) ? Ownership::kPassive : Ownership::kOwner,
+             policy.name});
   for (const auto ip : inputs.passiveIps) served.push_back({ip, Ownership::kPassive, ""});
   std::map<std::uint32_t, Ipv4> ids;
   for (const auto& [ip, ownership, egress] : served) {

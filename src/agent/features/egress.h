@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -57,6 +58,9 @@ struct EgressInputs {
   // IPs this node SNATs for tunnelled traffic without owning them (no ARP, no floating MAC):
   // ready before the sources move here, or draining after they moved away.
   std::vector<Ipv4> passiveIps;
+  // IPs assigned here that this node does not answer ARP for yet: it is making sure no other node
+  // still does (ArpClaimer). Served passively meanwhile.
+  std::set<Ipv4> claimingIps;
 };
 
 // A graceful move, in three steps every agent times from the moment it sees it (the controller
