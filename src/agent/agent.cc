@@ -561,8 +561,9 @@ void Agent::reconcileEgress() {
   for (const auto& [owner, pod] : pods_) {
     const auto& [ns, name] = podNames_[owner];
     const auto object = podInformer_->get(ns.empty() ? name : ns + "/" + name);
-    inputs.pods.push_back(features::EgressPod{
-        owner, ns, name, object ? kube::labelsOf(*object) : kube::Labels{}, pod.ip});
+    inputs.pods.push_back(features::EgressPod{owner, ns, name,
+                                              object ? kube::labelsOf(*object) : kube::Labels{},
+                                              pod.ip, object != nullptr || ns.empty()});
   }
   inputs.nodeIps[config_.nodeName] = bootstrap_.network.nodeIp;
   for (const auto& [name, address] : remoteNodes_) inputs.nodeIps[name] = address.first;
@@ -722,7 +723,23 @@ void Agent::pollOvs() {
   }
 }
 
+void Agent::waitForPodObject(const PodAttachment& attachment) const {
+  // The kubelet creates the Pod before it calls CNI ADD, but this agent's watch may not have it
+  // yet. Without its labels, the pod's first packets would leave unselected (with the node's IP)
+  // even when an Egress selects it. So wait a little for it here, on the CNI connection's thread.
+  // Pods without a namespace (podman) have no Pod object to wait for.
+  if (attachment.podNamespace.empty() || !podInformer_ || !podInformer_->hasSynced()) return;
+  const auto key = attachment.podNamespace + "/" + attachment.podName;
+  const auto deadline = std::chrono::steady_clock::now() + kPodObjectWait;
+  while (!podInformer_->get(key) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, with a deadline
+  if (!podInformer_->get(key))
+    SLUICE_LOG(kWarning, "cni") << "pod " << key << " is not in the API after "
+                                << kPodObjectWait.count() << " ms: attached without its labels";
+}
+
 Result<int> Agent::attach(const PodAttachment& attachment) {
+  waitForPodObject(attachment);
   return loop_.call([&]() -> Result<int> {
     // Assigned field by field: GCC 12 misreads designated initializers of PortOptions'
     // optional members as maybe-uninitialized.

@@ -50,6 +50,9 @@ inline constexpr kube::BackoffOptions kInformerBackoff{.initial = std::chrono::m
                                                        .factor = 2.0,
                                                        .jitter = 0.2};
 
+// How long CNI ADD waits for the agent's watch to bring the Pod (its labels pick its Egress).
+inline constexpr std::chrono::milliseconds kPodObjectWait{2000};
+
 class Agent : public PodDatapath {
  public:
   explicit Agent(AgentConfig config);
@@ -92,6 +95,7 @@ class Agent : public PodDatapath {
   void flushEgressConntrack(Ipv4 egressIp) const;
   void flushPodConntrack(Ipv4 podIp) const;
   void startArpClaimer();
+  void waitForPodObject(const PodAttachment& attachment) const;
   void loadEgressCache();
   void reportEgressProblems(const std::vector<features::EgressProblem>& problems);
   void saveEgressCache(const features::EgressFlows& flows);

@@ -57,10 +57,10 @@ std::optional<MacAddress> parseMac(const std::string& text) {
 
 ArpFrame arpRequestFrame(const MacAddress& senderMac, Ipv4 senderIp, Ipv4 targetIp) {
   ArpFrame frame{};
-  std::fill(frame.begin(), frame.begin() + 6, 0xff);           // to everyone
+  std::fill(frame.begin(), frame.begin() + 6, 0xff);  // to everyone
   std::copy(senderMac.begin(), senderMac.end(), frame.begin() + 6);
-  const std::array<std::uint8_t, 8> header = {0x08, 0x06,      // EtherType ARP
-                                              0x00, 0x01,      // Ethernet
+  const std::array<std::uint8_t, 8> header = {0x08, 0x06,         // EtherType ARP
+                                              0x00, 0x01,         // Ethernet
                                               0x08, 0x00, 6, 4};  // IPv4
   std::copy(header.begin(), header.end(), frame.begin() + 12);
   frame[20] = 0;

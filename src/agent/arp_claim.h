@@ -39,7 +39,7 @@ struct ArpClaimOptions {
   MacAddress nodeMac{};       // the asker's MAC, where answers come back
   Ipv4 nodeIp = 0;
   int gratuitousArpCount = 3;
-  std::chrono::milliseconds listen{30};   // silence that counts as nobody answering
+  std::chrono::milliseconds listen{30};    // silence that counts as nobody answering
   std::chrono::milliseconds giveUp{2000};  // then own anyway, and say so
 };
 

@@ -288,6 +288,19 @@ TEST_CASE("fuzz regression: an Egress with wrong JSON types is an error, not a t
   }
 }
 
+TEST_CASE("a pod whose labels are not known yet sends nothing out while Egresses exist", "[unit]") {
+  Fixture fixture;
+  fixture.inputs.pods[1].labelsKnown = false;  // prod/other-1, not selected once known
+  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);  // no Egress
+  REQUIRE(flows);
+  CHECK_FALSE(has(fixture.lines(*flows), {"nw_src=10.244.1.6"}));
+  fixture.inputs.policies = {*decodeEgressPolicy(listing1("node02"))};
+  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+  CHECK(has(fixture.lines(*flows), {"nw_src=10.244.1.6", "actions=drop"}));
+  CHECK_FALSE(flows->podRoutes.contains(*parseIpv4("10.244.1.6")));
+}
+
 TEST_CASE("a bad Egress names the field", "[unit]") {
   auto bad = listing1("node01");
   bad["spec"]["destinationCIDRs"] = {"10.0.0.1/8"};

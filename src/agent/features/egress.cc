@@ -273,6 +273,21 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
 
   // Source side: each selected pod of this node, by its oldest Egress.
   for (const auto& pod : inputs.pods) {
+    if (!pod.labelsKnown) {
+      if (inputs.policies.empty()) continue;  // no Egress could select it
+      flows.push_back(flow(pipeline, Table::kEgressMark, 100,
+                           makeOwnerCookie(Category::kEgress, "egress-unknown:" + pod.owner))
+                          .matchProtocol(Protocol::kIp)
+                          .matchIpSrc(text(pod.ip))
+                          .drop()
+                          .build());
+      out.problems.push_back({"", "PodUnknown",
+                              "pod " + pod.namespaceName + "/" + pod.name +
+                                  " is not in this agent's watch yet: it sends nothing outside "
+                                  "the cluster until its labels are known",
+                              false});
+      continue;
+    }
     const EgressPolicy* chosen = egressOf(inputs, pod);
     if (chosen == nullptr) continue;
     const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress:" + chosen->name);

@@ -47,6 +47,9 @@ struct EgressPod {
   std::string name;
   kube::Labels labels;
   Ipv4 ip = 0;
+  // False while the agent has not seen the Pod object (a namespaced pod whose watch event is
+  // late): an Egress may select it, so it sends nothing outside the cluster until known.
+  bool labelsKnown = true;
 };
 
 struct EgressInputs {
