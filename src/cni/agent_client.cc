@@ -1,6 +1,8 @@
 // The sluice-cni side of the agent socket.
 #include "cni/agent_client.h"
 
+#include <array>
+
 #include <cerrno>
 #include <cstring>
 
@@ -89,43 +91,53 @@ std::variant<json, CniError> decodeResponse(const json& wire) {
   }
 }
 
-std::variant<json, CniError> callAgent(const std::string& socketPath, const Request& request,
-                                       int timeoutSeconds) {
+Result<std::string> exchangeLine(const std::string& socketPath, const std::string& line,
+                                 std::chrono::milliseconds timeout) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socketPath.size() >= sizeof address.sun_path)
-    return CniError{ErrorCode::kInvalidNetworkConfig, "agentSocket path is too long", socketPath};
+    return makeError("the socket path is too long (" + std::to_string(socketPath.size()) +
+                     " bytes)");
   std::strncpy(address.sun_path, socketPath.c_str(), sizeof address.sun_path - 1);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return agentDown(socketPath, std::strerror(errno));
+  if (fd < 0) return makeError(std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-    return agentDown(socketPath, std::strerror(errno));
-
-  const std::string line = toWire(encodeRequest(request)) + "\n";
-  for (std::size_t sent = 0; sent < line.size();) {
-    const ssize_t n = ::send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return agentDown(socketPath, std::string("send: ") + std::strerror(errno));
+    return makeError(std::strerror(errno));
+  const std::string framed = line + "\n";
+  for (std::size_t sent = 0; sent < framed.size();) {
+    const ssize_t n = ::send(fd, framed.data() + sent, framed.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return makeError(std::string("send: ") + std::strerror(errno));
     sent += static_cast<std::size_t>(n);
   }
   std::string answer;
-  char buffer[4096];
+  std::array<char, 65536> buffer{};
   while (answer.find('\n') == std::string::npos) {
     pollfd ready{fd, POLLIN, 0};
-    const int polled = ::poll(&ready, 1, timeoutSeconds * 1000);
+    const int polled = ::poll(&ready, 1, static_cast<int>(timeout.count()));
     if (polled == 0)
-      return agentDown(socketPath, "no answer within " + std::to_string(timeoutSeconds) + " s");
-    if (polled < 0 && errno != EINTR) return agentDown(socketPath, std::strerror(errno));
+      return makeError("no answer within " + std::to_string(timeout.count()) + " ms");
+    if (polled < 0 && errno != EINTR) return makeError(std::strerror(errno));
     if (polled < 0) continue;
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) return agentDown(socketPath, "the agent closed the connection without an answer");
-    answer.append(buffer, static_cast<std::size_t>(n));
+    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
+    if (n <= 0) return makeError("the agent closed the connection without an answer");
+    answer.append(buffer.data(), static_cast<std::size_t>(n));
   }
+  return answer.substr(0, answer.find('\n'));
+}
+
+std::variant<json, CniError> callAgent(const std::string& socketPath, const Request& request,
+                                       int timeoutSeconds) {
+  if (socketPath.size() >= sizeof(sockaddr_un::sun_path))
+    return CniError{ErrorCode::kInvalidNetworkConfig, "agentSocket path is too long", socketPath};
+  auto answer = exchangeLine(socketPath, toWire(encodeRequest(request)),
+                             std::chrono::seconds(timeoutSeconds));
+  if (!answer) return agentDown(socketPath, answer.error().message);
   try {
-    return decodeResponse(json::parse(answer.substr(0, answer.find('\n'))));
+    return decodeResponse(json::parse(*answer));
   } catch (const json::exception& error) {
     return CniError{ErrorCode::kDecodeFailure, "malformed answer from sluice-agent", error.what()};
   }

@@ -2,12 +2,14 @@
 // Request: {"request": <cni::Request as JSON>}; response: {"result": ...} or {"error": {...}}.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "cni/cni_protocol.h"
+#include "common/result.h"
 
 namespace sluice::cni {
 
@@ -20,6 +22,11 @@ nlohmann::json encodeResponse(const std::variant<nlohmann::json, CniError>& resp
 std::variant<nlohmann::json, CniError> decodeResponse(const nlohmann::json& wire);
 
 // Sends one request and waits for the answer. A missing or silent agent becomes code 11.
+// One exchange on the agent socket: sends `line` plus a newline, returns the first line of the
+// answer. Errors say what went wrong (for the caller to wrap with what to do about it).
+Result<std::string> exchangeLine(const std::string& socketPath, const std::string& line,
+                                 std::chrono::milliseconds timeout);
+
 std::variant<nlohmann::json, CniError> callAgent(const std::string& socketPath,
                                                  const Request& request, int timeoutSeconds);
 
