@@ -102,6 +102,53 @@ std::vector<std::string> leaks(const std::vector<ExtCapture::Packet>& packets,
   return found;
 }
 
+// The probes of `tag` the external host logged: "received=N lost=N max_gap_ms=N sources={...}".
+std::string analyzeProbes(const Lab& lab, const std::string& tag) {
+  return shell("python3 " + kTools + "probe.py --analyze " + lab.stateDir() +
+               "/ext/probes.log --tag " + tag)
+      .output;
+}
+
+int figure(const std::string& text, const std::string& key) {
+  std::smatch match;
+  if (!std::regex_search(text, match, std::regex(key + "=(\\d+)"))) return -1;
+  return std::stoi(match[1]);
+}
+
+// A 10 ms probe stream from a pod to the external host, in the background. The sender writes how
+// many probes it sent to a file when it is done.
+class ProbeStream {
+ public:
+  ProbeStream(const Lab& lab, const std::string& pod, const std::string& tag, int seconds)
+      : lab_(lab), tag_(tag), sentFile_(lab.stateDir() + "/" + tag + ".sent") {
+    REQUIRE(lab.exec(pod, "sh -c " + quote("python3 " + kTools + "probe.py --seconds " +
+                                           std::to_string(seconds) + " --tag " + tag + " > " +
+                                           sentFile_ + " 2>&1 &"))
+                .ok());
+  }
+  // Waits for the sender to finish; how many it sent.
+  int waitSent() const {
+    int sent = 0;
+    REQUIRE(waitFor(10s, [&] {
+      sent = std::atoi(shell("cat " + sentFile_).output.c_str());
+      return sent > 0;
+    }));
+    return sent;
+  }
+  // Waits for the sender to finish and the external host to have logged what arrived (or 2 s);
+  // the analysis, and the number sent.
+  std::pair<std::string, int> finish() const {
+    const int sent = waitSent();
+    REQUIRE(waitFor(2s, [&] { return figure(analyzeProbes(lab_, tag_), "received") >= sent; }));
+    return {analyzeProbes(lab_, tag_), sent};
+  }
+
+ private:
+  const Lab& lab_;
+  std::string tag_;
+  std::string sentFile_;
+};
+
 struct ThesisLab {
   Lab lab{{.nodes = 3}};
   std::string web, other;
@@ -122,6 +169,18 @@ struct ThesisLab {
     auto node = lab.kubectl("get egress egress-prod-web -o jsonpath='{.status.egressNode}'").output;
     return node;
   }
+  // Waits for status to name a node other than `first`, and returns it.
+  std::string waitForNewEgressNode(const std::string& first) const {
+    std::string second;
+    REQUIRE(waitFor(
+        5s,
+        [&] {
+          second = egressNode();
+          return !second.empty() && second != first;
+        },
+        20ms));
+    return second;
+  }
 };
 
 TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and fails over",
@@ -136,38 +195,21 @@ TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and f
   CHECK(seenFrom(lab, "prod/other-1") == "10.10.2.1");  // not selected: the node's IP
 
   // A probe stream from web-1 through a crash of the egress node.
-  const auto sentFile = lab.stateDir() + "/failover.sent";
-  REQUIRE(lab.exec("prod/web-1", "(python3 " + std::string(SLUICE_SOURCE_ROOT) +
-                                     "/tools/lab/probe.py --seconds 4 --tag failover > " +
-                                     sentFile + " 2>&1 &)")
-              .ok());
+  const ProbeStream probes(lab, "prod/web-1", "failover", 4);
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "failover")["10.10.0.8"] > 20; }, 20ms));
   REQUIRE(lab.lab("node stop " + first).ok());
-  std::string second;
-  REQUIRE(waitFor(
-      5s,
-      [&] {
-        second = thesis.egressNode();
-        return !second.empty() && second != first;
-      },
-      20ms));
+  const auto second = thesis.waitForNewEgressNode(first);
   CHECK(waitFor(
       5s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.0.8"; }, 50ms));
   REQUIRE(waitFor(
       6s,
       [&] {
-        return shell("python3 " + std::string(SLUICE_SOURCE_ROOT) +
-                     "/tools/lab/probe.py --analyze " + lab.stateDir() +
-                     "/ext/probes.log --tag failover")
-                       .output.find("received=") != std::string::npos &&
+        return analyzeProbes(lab, "failover").find("received=") != std::string::npos &&
                probeSources(lab, "failover")["10.10.0.8"] > 300;
       },
       100ms));
-  const auto analysis =
-      shell("python3 " + std::string(SLUICE_SOURCE_ROOT) + "/tools/lab/probe.py --analyze " +
-            lab.stateDir() + "/ext/probes.log --tag failover")
-          .output;
+  const auto analysis = analyzeProbes(lab, "failover");
   INFO(analysis);
   std::smatch gap;
   REQUIRE(std::regex_search(analysis, gap, std::regex("max_gap_ms=(\\d+)")));
@@ -178,26 +220,13 @@ TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and f
 
   // Deleting the Egress brings the node IP back (once the probe stream is over: from then on the
   // node's IP is the right source).
-  REQUIRE(waitFor(10s, [&] { return std::atoi(shell("cat " + sentFile).output.c_str()) > 0; }));
+  probes.waitSent();
   REQUIRE(lab.kubectl("delete egress egress-prod-web").ok());
   CHECK(waitFor(
       5s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.2.1"; }, 50ms));
   const auto packets = capture.packets();
   CHECK(packets.size() > 300);  // the capture saw the probe stream
   CHECK(leaks(packets, {"10.10.0.8"}) == std::vector<std::string>{});
-}
-
-// The probes of `tag` the external host logged: "received=N lost=N max_gap_ms=N sources={...}".
-std::string analyzeProbes(const Lab& lab, const std::string& tag) {
-  return shell("python3 " + kTools + "probe.py --analyze " + lab.stateDir() +
-               "/ext/probes.log --tag " + tag)
-      .output;
-}
-
-int figure(const std::string& text, const std::string& key) {
-  std::smatch match;
-  if (!std::regex_search(text, match, std::regex(key + "=(\\d+)"))) return -1;
-  return std::stoi(match[1]);
 }
 
 TEST_CASE("a graceful move (the egress node leaves the pool) loses no probe", "[lab][egress]") {
@@ -209,11 +238,7 @@ TEST_CASE("a graceful move (the egress node leaves the pool) loses no probe", "[
   const auto first = thesis.egressNode();
   REQUIRE((first == "node02" || first == "node03"));
 
-  const auto sentFile = lab.stateDir() + "/graceful.sent";
-  REQUIRE(lab.exec("prod/web-1",
-                   "sh -c " + quote("python3 " + kTools + "probe.py --seconds 4 --tag graceful > " +
-                                    sentFile + " 2>&1 &"))
-              .ok());
+  const ProbeStream probes(lab, "prod/web-1", "graceful", 4);
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "graceful")["10.10.0.8"] > 20; }, 20ms));
   const auto snatEntries = [&](const std::string& node) {
@@ -226,21 +251,8 @@ TEST_CASE("a graceful move (the egress node leaves the pool) loses no probe", "[
   REQUIRE(snatEntries(first) != "0\n");
   // A planned move: the node stays up, but no longer matches the pool's nodeSelector.
   REQUIRE(lab.lab("node label " + first + " network-role-").ok());
-  std::string second;
-  REQUIRE(waitFor(
-      5s,
-      [&] {
-        second = thesis.egressNode();
-        return !second.empty() && second != first;
-      },
-      20ms));
-  int sent = 0;
-  REQUIRE(waitFor(10s, [&] {
-    sent = std::atoi(shell("cat " + sentFile).output.c_str());
-    return sent > 0;
-  }));
-  REQUIRE(waitFor(2s, [&] { return figure(analyzeProbes(lab, "graceful"), "received") >= sent; }));
-  const auto analysis = analyzeProbes(lab, "graceful");
+  const auto second = thesis.waitForNewEgressNode(first);
+  const auto [analysis, sent] = probes.finish();
   INFO(analysis << " sent=" << sent);
   CHECK(figure(analysis, "received") == sent);
   CHECK(figure(analysis, "lost") == 0);
@@ -258,23 +270,13 @@ TEST_CASE("restarting the agent on the egress node does not interrupt SNAT", "[l
       10s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.0.8"; }, 50ms));
   const auto node = thesis.egressNode();
   REQUIRE((node == "node02" || node == "node03"));
-  const auto sentFile = lab.stateDir() + "/restart.sent";
-  REQUIRE(lab.exec("prod/web-1",
-                   "sh -c " + quote("python3 " + kTools + "probe.py --seconds 3 --tag restart > " +
-                                    sentFile + " 2>&1 &"))
-              .ok());
+  const ProbeStream probes(lab, "prod/web-1", "restart", 3);
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "restart")["10.10.0.8"] > 20; }, 20ms));
   const auto restarted = lab.lab("node agent-restart " + node);
   INFO(restarted.output);
   REQUIRE(restarted.ok());
-  int sent = 0;
-  REQUIRE(waitFor(10s, [&] {
-    sent = std::atoi(shell("cat " + sentFile).output.c_str());
-    return sent > 0;
-  }));
-  REQUIRE(waitFor(2s, [&] { return figure(analyzeProbes(lab, "restart"), "received") >= sent; }));
-  const auto analysis = analyzeProbes(lab, "restart");
+  const auto [analysis, sent] = probes.finish();
   INFO(analysis << " sent=" << sent);
   CHECK(figure(analysis, "lost") == 0);
   CHECK(figure(analysis, "received") == sent);
@@ -292,14 +294,7 @@ TEST_CASE("a killed agent's datapath stops answering ARP for its IP once another
   REQUIRE((first == "node02" || first == "node03"));
   // The agent dies; its node's OVS keeps forwarding (and would keep answering ARP).
   REQUIRE(lab.lab("node agent-stop " + first).ok());
-  std::string second;
-  REQUIRE(waitFor(
-      5s,
-      [&] {
-        second = thesis.egressNode();
-        return !second.empty() && second != first;
-      },
-      20ms));
+  const auto second = thesis.waitForNewEgressNode(first);
   // The new owner's gratuitous ARP made the old node's datapath overwrite its responder.
   std::string responder;
   CHECK(waitFor(3s, [&] {
@@ -334,11 +329,7 @@ TEST_CASE("a flow that predates the Egress takes the egress IP on the egress nod
   REQUIRE_FALSE(lab.addPod("web-2", "node02", "role=web", "prod").empty());
   // One UDP socket for the whole stream: its conntrack entry (SNAT to the node's IP) is older
   // than the Egress.
-  const auto sentFile = lab.stateDir() + "/early.sent";
-  REQUIRE(lab.exec("prod/web-2",
-                   "sh -c " + quote("python3 " + kTools + "probe.py --seconds 5 --tag early > " +
-                                    sentFile + " 2>&1 &"))
-              .ok());
+  const ProbeStream probes(lab, "prod/web-2", "early", 5);
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "early")["10.10.2.2"] > 20; }, 20ms));
   const std::string fixtures = std::string(SLUICE_SOURCE_ROOT) + "/tests/fixtures/thesis/";
@@ -368,14 +359,7 @@ TEST_CASE("an open TCP connection survives a failover of a node cut off the unde
   REQUIRE(waitFor(5s, [&] { return shell("cat " + ready).output == "10.10.0.8\n"; }));
   // The node keeps running but loses the underlay: it fences itself, the controller moves the IP.
   REQUIRE(lab.lab("node cut " + first).ok());
-  std::string second;
-  REQUIRE(waitFor(
-      5s,
-      [&] {
-        second = thesis.egressNode();
-        return !second.empty() && second != first;
-      },
-      20ms));
+  const auto second = thesis.waitForNewEgressNode(first);
   std::string outcome;
   REQUIRE(waitFor(20s, [&] {
     outcome = shell("cat " + result).output;
