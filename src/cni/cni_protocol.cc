@@ -150,7 +150,7 @@ std::variant<Request, CniError> parseRequest(const std::map<std::string, std::st
   if (!stdinText.empty() || request.command != Command::kVersion) {
     try {
       config = json::parse(stdinText);
-    } catch (const json::parse_error& error) {
+    } catch (const json::exception& error) {  // parse_error, or out_of_range for a huge number
       return CniError{ErrorCode::kDecodeFailure, "the network config on stdin is not valid JSON",
                       error.what()};
     }

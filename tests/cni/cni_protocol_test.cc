@@ -108,6 +108,15 @@ TEST_CASE("fuzz regression: CNI_* values that are not UTF-8 are code 4 and rende
   CHECK_NOTHROW(toWire(renderError(error, "1.0.0")));
 }
 
+TEST_CASE("fuzz regression: a number too large for JSON's doubles is a decode failure", "[unit]") {
+  // nlohmann::json throws out_of_range, not parse_error, for 22e222...: sluice-cni aborted.
+  auto environment = addEnvironment();
+  environment["CNI_COMMAND"] = "DEL";
+  const auto error = errorOf(environment, "22e22222222222222200000000000000001311921");
+  CHECK(error.code == ErrorCode::kDecodeFailure);
+  CHECK(error.message == "the network config on stdin is not valid JSON");
+}
+
 TEST_CASE("DEL works without a netns or a prevResult", "[unit]") {
   auto environment = addEnvironment();
   environment["CNI_COMMAND"] = "DEL";
