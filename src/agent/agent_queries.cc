@@ -5,7 +5,7 @@
 
 #include "agent/agent.h"
 #include "common/hash.h"
-#include "ofrules/feature.h"
+#include "ofrules/flow.h"
 #include "ofrules/flow_stats.h"
 
 namespace sluice::agent {

@@ -365,6 +365,82 @@ void ActionList::decTtl() {
   append("dec_ttl");
 }
 
+LearnAction& LearnAction::table(Table table) {
+  table_ = table;
+  return *this;
+}
+LearnAction& LearnAction::priority(std::uint16_t priority) {
+  priority_ = priority;
+  return *this;
+}
+LearnAction& LearnAction::cookie(std::uint64_t cookie) {
+  cookie_ = cookie;
+  return *this;
+}
+LearnAction& LearnAction::deleteLearned() {
+  deleteLearned_ = true;
+  return *this;
+}
+LearnAction& LearnAction::matchEthType(std::uint16_t ethType) {
+  ethType_ = ethType;
+  return *this;
+}
+LearnAction& LearnAction::match(const HeaderField& field, std::uint64_t value) {
+  matches_.push_back(Constant{&field, value, ""});
+  return *this;
+}
+LearnAction& LearnAction::match(const HeaderField& field, std::string_view value) {
+  matches_.push_back(Constant{&field, 0, std::string(value)});
+  return *this;
+}
+
+std::optional<std::string> ActionList::renderLearn(const LearnAction& learn) {
+  const std::size_t errorsBefore = errors_.size();
+  std::string action = "learn(";
+  if (!learn.table_) {
+    fail("learn: no table; set table()");
+  } else if (context_.pipeline == nullptr || !context_.pipeline->id(*learn.table_)) {
+    fail("learn into " + std::string(tableName(*learn.table_)) +
+         ": the table is not in this bridge's pipeline; declare it");
+  } else {
+    action += "table=" + std::to_string(*context_.pipeline->id(*learn.table_));
+  }
+  if (!learn.priority_) fail("learn: no priority; set priority()");
+  if (learn.priority_) action += ",priority=" + std::to_string(*learn.priority_);
+  if (learn.deleteLearned_) action += ",delete_learned";
+  if (learn.cookie_ != 0) action += ",cookie=" + renderHex(learn.cookie_);
+  if (learn.ethType_) action += ",eth_type=" + renderHex(*learn.ethType_);
+  for (const auto& constant : learn.matches_) {
+    const HeaderField& field = *constant.field;
+    const std::string name(field.oxmName);
+    const bool needsArp = field.prerequisite == Prerequisite::kArp;
+    const bool needsIp = field.prerequisite == Prerequisite::kIp;
+    if ((needsArp && learn.ethType_ != 0x806) || (needsIp && learn.ethType_ != 0x800))
+      fail("learn " + name + ": set matchEthType(" + (needsArp ? "0x806" : "0x800") +
+           ") first; OVS needs the Ethernet type before " + name);
+    std::string value;
+    if (field.kind == ValueKind::kInteger) {
+      if (!constant.text.empty()) fail("learn " + name + ": the field takes a number");
+      value = std::to_string(constant.number);
+    } else if (field.kind == ValueKind::kMac) {
+      auto mac = parseMacOrError(constant.text);
+      if (!mac) fail("learn " + name + ": " + mac.error().message);
+      if (mac) value = mac->toString();
+    } else {
+      auto ip = parseIpv4OrError(constant.text);
+      if (!ip) fail("learn " + name + ": " + ip.error().message);
+      if (ip) value = formatIpv4(*ip);
+    }
+    action += "," + name + "=" + value;
+  }
+  if (errors_.size() != errorsBefore) return std::nullopt;
+  return action + ")";
+}
+
+void ActionList::learn(const LearnAction& learn) {
+  if (auto rendered = renderLearn(learn)) append(std::move(*rendered));
+}
+
 void ActionList::group(std::uint32_t groupId) {
   if (groupId > kMaxGroupId) {
     fail("group:" + std::to_string(groupId) + " is a reserved group ID; use 0.." +

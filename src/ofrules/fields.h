@@ -173,6 +173,7 @@ struct HeaderField {
 
 inline constexpr HeaderField kEthSrc{"eth_src", "NXM_OF_ETH_SRC", 48, ValueKind::kMac};
 inline constexpr HeaderField kEthDst{"eth_dst", "NXM_OF_ETH_DST", 48, ValueKind::kMac};
+inline constexpr HeaderField kEthType{"eth_type", "NXM_OF_ETH_TYPE", 16, ValueKind::kInteger};
 inline constexpr HeaderField kArpOp{"arp_op", "NXM_OF_ARP_OP", 16, ValueKind::kInteger,
                                     Prerequisite::kArp};
 inline constexpr HeaderField kArpSpa{"arp_spa", "NXM_OF_ARP_SPA", 32, ValueKind::kIpv4,

@@ -7,6 +7,8 @@ namespace {
 constexpr std::array<std::string_view, 8> kCtFlagNames = {"new", "est", "rel",  "rpl",
                                                           "inv", "trk", "snat", "dnat"};
 constexpr std::uint64_t kFullRegisterMask = 0xffffffff;
+// OFPP_LOCAL in OpenFlow 1.1+: the bridge's own port, matched as in_port=LOCAL.
+constexpr std::uint32_t kLocalPort = 0xfffffffe;
 
 bool isIpProtocol(Protocol protocol) { return protocol != Protocol::kArp; }
 
@@ -100,6 +102,11 @@ FlowBuilder& FlowBuilder::matchInPort(std::uint32_t port) {
     return *this;
   }
   setOnce(inPort_, port, "in_port");
+  return *this;
+}
+
+FlowBuilder& FlowBuilder::matchInPortLocal() {
+  setOnce(inPort_, kLocalPort, "in_port");
   return *this;
 }
 
@@ -278,7 +285,8 @@ FlowBuilder& FlowBuilder::matchPktMark(std::uint32_t value, std::uint32_t mask) 
 std::string FlowBuilder::renderMatch() const {
   std::string match;
   if (protocol_) match = protocolName(*protocol_);
-  if (inPort_) appendField(match, "in_port", std::to_string(*inPort_));
+  if (inPort_)
+    appendField(match, "in_port", *inPort_ == kLocalPort ? "LOCAL" : std::to_string(*inPort_));
   if (ethSrc_) appendField(match, "dl_src", ethSrc_->render());
   if (ethDst_) appendField(match, "dl_dst", ethDst_->render());
   if (ethType_) appendField(match, "dl_type", renderHex(*ethType_));

@@ -55,6 +55,7 @@ class FlowBuilder : public ActionBuilder<FlowBuilder> {
 
   FlowBuilder& matchProtocol(Protocol protocol);
   FlowBuilder& matchInPort(std::uint32_t port);
+  FlowBuilder& matchInPortLocal();                 // the bridge's own port (in_port=LOCAL)
   FlowBuilder& matchEthSrc(std::string_view mac);  // "aa:bb:cc:dd:ee:ff" or ".../mask"
   FlowBuilder& matchEthDst(std::string_view mac);
   FlowBuilder& matchEthType(std::uint16_t ethType);  // only without matchProtocol

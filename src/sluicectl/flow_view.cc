@@ -6,7 +6,6 @@
 
 #include "common/hash.h"
 #include "ofrules/cookie_text.h"
-#include "ofrules/feature.h"
 #include "ofrules/flow.h"
 
 namespace sluice::sluicectl {

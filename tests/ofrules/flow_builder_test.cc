@@ -4,7 +4,7 @@
 #include <set>
 
 #include "golden_cases.h"
-#include "ofrules/feature.h"
+#include "ofrules/flow.h"
 #include "ofrules/flow_builder.h"
 
 namespace sluice::ofrules {
@@ -269,66 +269,55 @@ TEST_CASE("the rendered match does not depend on call order", "[unit]") {
 
 // A miniature Egress feature written the way agent features are: it declares its tables and
 // returns its flows; the test compares them as an unordered set.
-class EgressNodeFeature : public PipelineFeature {
- public:
-  EgressNodeFeature(std::string egressIp, std::string egressMac, std::uint32_t egressId,
-                    std::string podCidr, Cookie cookie)
-      : egressIp_(std::move(egressIp)),
-        egressMac_(std::move(egressMac)),
-        egressId_(egressId),
-        podCidr_(std::move(podCidr)),
-        cookie_(cookie) {}
-
-  std::string_view name() const override { return "egress"; }
-  std::vector<Table> tables() const override {
-    return {Table::kArpResponder, Table::kUnSnat, Table::kEgressMark, Table::kSnat,
-            Table::kL2ForwardingCalc};
-  }
-
-  Result<std::vector<Flow>> initialFlows(const Pipeline& pipeline) const override {
-    auto flow = [&](Table table, std::uint16_t priority) {
-      return std::move(FlowBuilder(pipeline.table(table)).priority(priority).cookie(cookie_));
-    };
-    return collectFlows({
-        flow(Table::kArpResponder, 200)
-            .matchProtocol(Protocol::kArp)
-            .matchArpOp(1)
-            .matchArpTpa(egressIp_)
-            .arpReply(egressMac_, egressIp_)
-            .build(),
-        flow(Table::kUnSnat, 200)
-            .matchProtocol(Protocol::kIp)
-            .matchIpDst(egressIp_)
-            .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kEgressMark))
-            .build(),
-        flow(Table::kEgressMark, 200)
-            .matchProtocol(Protocol::kIp)
-            .matchIpSrc(podCidr_)
-            .loadMark(kSnatHere)
-            .load(kEgressId, egressId_)
-            .gotoNextTable()
-            .build(),
-        flow(Table::kSnat, 200)
-            .matchProtocol(Protocol::kIp)
-            .matchMark(kSnatHere)
-            .matchField(kEgressId, egressId_)
-            .ct(CtAction()
-                    .commit()
-                    .zone(kSnatCtZone)
-                    .natSrc(egressIp_)
-                    .loadMark(kCtEgressSnatMark)
-                    .table(Table::kL2ForwardingCalc))
-            .build(),
-    });
-  }
-
- private:
-  std::string egressIp_;
-  std::string egressMac_;
-  std::uint32_t egressId_;
-  std::string podCidr_;
-  Cookie cookie_;
+struct EgressNode {
+  std::string egressIp;
+  std::string egressMac;
+  std::uint32_t egressId;
+  std::string podCidr;
+  Cookie cookie;
 };
+
+void declareEgressNodeTables(PipelineBuilder& builder) {
+  builder.declare("egress", {Table::kArpResponder, Table::kUnSnat, Table::kEgressMark, Table::kSnat,
+                             Table::kL2ForwardingCalc});
+}
+
+Result<std::vector<Flow>> egressNodeFlows(const Pipeline& pipeline, const EgressNode& egress) {
+  auto flow = [&](Table table, std::uint16_t priority) {
+    return std::move(FlowBuilder(pipeline.table(table)).priority(priority).cookie(egress.cookie));
+  };
+  return collectFlows({
+      flow(Table::kArpResponder, 200)
+          .matchProtocol(Protocol::kArp)
+          .matchArpOp(1)
+          .matchArpTpa(egress.egressIp)
+          .arpReply(egress.egressMac, egress.egressIp)
+          .build(),
+      flow(Table::kUnSnat, 200)
+          .matchProtocol(Protocol::kIp)
+          .matchIpDst(egress.egressIp)
+          .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kEgressMark))
+          .build(),
+      flow(Table::kEgressMark, 200)
+          .matchProtocol(Protocol::kIp)
+          .matchIpSrc(egress.podCidr)
+          .loadMark(kSnatHere)
+          .load(kEgressId, egress.egressId)
+          .gotoNextTable()
+          .build(),
+      flow(Table::kSnat, 200)
+          .matchProtocol(Protocol::kIp)
+          .matchMark(kSnatHere)
+          .matchField(kEgressId, egress.egressId)
+          .ct(CtAction()
+                  .commit()
+                  .zone(kSnatCtZone)
+                  .natSrc(egress.egressIp)
+                  .loadMark(kCtEgressSnatMark)
+                  .table(Table::kL2ForwardingCalc))
+          .build(),
+  });
+}
 
 std::set<std::string> renderAll(const std::vector<Flow>& flows) {
   std::set<std::string> lines;
@@ -337,10 +326,12 @@ std::set<std::string> renderAll(const std::vector<Flow>& flows) {
 }
 
 TEST_CASE("a feature's flows match their golden strings as an unordered set", "[unit]") {
-  EgressNodeFeature feature("192.0.2.10", "aa:bb:cc:dd:ee:01", 70000, "10.244.0.0/16",
-                            Cookie{3, Category::kEgress, 0xabc});
-  Pipeline pipeline = buildPipeline({&feature});
-  auto flows = feature.initialFlows(pipeline);
+  const EgressNode egress{"192.0.2.10", "aa:bb:cc:dd:ee:01", 70000, "10.244.0.0/16",
+                          Cookie{3, Category::kEgress, 0xabc}};
+  PipelineBuilder builder;
+  declareEgressNodeTables(builder);
+  Pipeline pipeline = builder.build();
+  auto flows = egressNodeFlows(pipeline, egress);
   if (!flows.ok()) FAIL(flows.error().message);
   // Classifier 0, ARPResponder 1, UnSNAT 2, EgressMark 3, SNAT 4, L2ForwardingCalc 5.
   std::set<std::string> expected = {
