@@ -172,11 +172,6 @@ void ActionList::controller(const ControllerOptions& options) {
 }
 
 void ActionList::gotoTable(Table table) {
-  if (context_.groupBucket) {
-    fail("goto_table " + std::string(tableName(table)) +
-         " in a group bucket: buckets cannot goto; use resubmit");
-    return;
-  }
   auto id = forwardTable(table, "goto_table");
   if (!id) return;
   append("goto_table:" + std::to_string(*id));

@@ -1,4 +1,4 @@
-// OpenFlow actions as a validated list, shared by FlowBuilder and group buckets.
+// OpenFlow actions as a validated list, for FlowBuilder.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 namespace sluice::ofrules {
 
 // ct(...) options. Built fluently, validated when added to an action list:
-//   CtAction().commit().zone(kSnatCtZone).natSrc("192.0.2.10").loadMark(kCtEgressSnatMark).table(Table::kL2ForwardingCalc)
+//   CtAction().commit().zone(kSnatCtZone).natSrc("192.0.2.10").loadMark(kCtEgressSnatMark).table(Table::kConntrackCommit)
 class CtAction {
  public:
   CtAction& commit();
@@ -85,15 +85,15 @@ struct ControllerOptions {
   bool pause = false;                  // pause the pipeline until the controller resumes it
 };
 
-// Where the actions run: the pipeline resolves table names, and `fromTable` (unset in group
-// buckets) lets goto/resubmit/ct(table) refuse to go backward, which could loop.
+// Where the actions run: the pipeline resolves table names, and `fromTable` lets
+// goto/resubmit/ct(table) refuse to go backward, which could loop.
 struct ActionContext {
   const Pipeline* pipeline = nullptr;
   std::optional<Table> fromTable;
-  bool groupBucket = false;
 };
 
-// The validated, ordered actions. Errors are collected, not thrown; the builder reports them.
+// The validated, ordered actions of a flow. Errors are collected, not thrown; the builder reports
+// them.
 class ActionList {
  public:
   explicit ActionList(ActionContext context) : context_(context) {}
@@ -147,7 +147,7 @@ class ActionList {
   std::optional<std::string> firstArpAction_;
 };
 
-// The fluent action methods, shared by FlowBuilder and BucketActions (CRTP, so chains keep the
+// The fluent action methods of FlowBuilder (CRTP, so chains keep the
 // caller's type: FlowBuilder(...).output(3).build()).
 template <typename Self>
 class ActionBuilder {

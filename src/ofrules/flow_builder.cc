@@ -66,7 +66,7 @@ std::optional<CtFlag> CtState::contradiction() const {
 }
 
 FlowBuilder::FlowBuilder(TableRef table)
-    : ActionBuilder(ActionContext{table.pipeline, table.table, false}), table_(table) {}
+    : ActionBuilder(ActionContext{table.pipeline, table.table}), table_(table) {}
 
 FlowBuilder& FlowBuilder::priority(std::uint16_t priority) {
   priority_ = priority;

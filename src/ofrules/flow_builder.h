@@ -44,7 +44,7 @@ class CtState {
 // Builds one flow:
 //   FlowBuilder(pipeline.table(Table::kL3Forwarding)).priority(200).cookie(cookie)
 //       .matchProtocol(Protocol::kIp).matchIpDst("10.244.2.0/24")
-//       .setTunnelDst("192.168.1.12").loadMark(kToTunnel).gotoTable(Table::kL2ForwardingCalc).build();
+//       .setTunnelDst("192.168.1.12").loadMark(kOfPortFound).gotoTable(Table::kL3DecTtl).build();
 // Every mistake is collected and reported by build(), naming the table, priority and match.
 class FlowBuilder : public ActionBuilder<FlowBuilder> {
  public:

@@ -9,8 +9,6 @@ namespace {
 constexpr std::array<TableSpec, kTableCount> kTableSpecs = {{
     {Table::kClassifier, "Classifier", Bridge::kIntegration, Stage::kClassifier, MissAction::kDrop},
     {Table::kSpoofGuard, "SpoofGuard", Bridge::kIntegration, Stage::kValidation, MissAction::kDrop},
-    {Table::kArpSpoofGuard, "ARPSpoofGuard", Bridge::kIntegration, Stage::kValidation,
-     MissAction::kDrop},
     {Table::kArpResponder, "ARPResponder", Bridge::kIntegration, Stage::kValidation,
      MissAction::kNormal},
     {Table::kUnSnat, "UnSNAT", Bridge::kIntegration, Stage::kConntrackState, MissAction::kNext},
@@ -18,20 +16,11 @@ constexpr std::array<TableSpec, kTableCount> kTableSpecs = {{
      MissAction::kNext},
     {Table::kConntrackState, "ConntrackState", Bridge::kIntegration, Stage::kConntrackState,
      MissAction::kNext},
-    {Table::kPreRoutingClassifier, "PreRoutingClassifier", Bridge::kIntegration, Stage::kPreRouting,
-     MissAction::kNext},
-    {Table::kEgressRule, "EgressRule", Bridge::kIntegration, Stage::kEgressSecurity,
-     MissAction::kNext},
     {Table::kL3Forwarding, "L3Forwarding", Bridge::kIntegration, Stage::kRouting,
      MissAction::kNext},
     {Table::kEgressMark, "EgressMark", Bridge::kIntegration, Stage::kRouting, MissAction::kNext},
     {Table::kL3DecTtl, "L3DecTTL", Bridge::kIntegration, Stage::kRouting, MissAction::kNext},
-    {Table::kSnatMark, "SNATMark", Bridge::kIntegration, Stage::kPostRouting, MissAction::kNext},
     {Table::kSnat, "SNAT", Bridge::kIntegration, Stage::kPostRouting, MissAction::kNext},
-    {Table::kL2ForwardingCalc, "L2ForwardingCalc", Bridge::kIntegration, Stage::kSwitching,
-     MissAction::kNext},
-    {Table::kIngressRule, "IngressRule", Bridge::kIntegration, Stage::kIngressSecurity,
-     MissAction::kNext},
     {Table::kConntrackCommit, "ConntrackCommit", Bridge::kIntegration, Stage::kConntrack,
      MissAction::kNext},
     {Table::kOutput, "Output", Bridge::kIntegration, Stage::kOutput, MissAction::kDrop},
@@ -60,9 +49,8 @@ constexpr Table firstTable(Bridge bridge) {
   return bridge == Bridge::kIntegration ? Table::kClassifier : Table::kPhysicalClassifier;
 }
 
-constexpr std::array<std::string_view, 11> kStageNames = {
-    "Classifier",  "Validation", "ConntrackState",  "PreRouting", "EgressSecurity", "Routing",
-    "PostRouting", "Switching",  "IngressSecurity", "Conntrack",  "Output"};
+constexpr std::array<std::string_view, 7> kStageNames = {
+    "Classifier", "Validation", "ConntrackState", "Routing", "PostRouting", "Conntrack", "Output"};
 
 }  // namespace
 

@@ -23,12 +23,8 @@ enum class Stage : std::uint8_t {
   kClassifier,
   kValidation,
   kConntrackState,
-  kPreRouting,
-  kEgressSecurity,
   kRouting,
   kPostRouting,
-  kSwitching,
-  kIngressSecurity,
   kConntrack,
   kOutput,
 };
@@ -36,22 +32,16 @@ enum class Stage : std::uint8_t {
 // Every table Sluice knows, in declaration order. IDs follow this order among the tables that
 // some feature declared; features never write table numbers.
 enum class Table : std::uint8_t {
-  kClassifier,      // classify by in_port: pod, tunnel, gateway, uplink; ARP vs IP
-  kSpoofGuard,      // drop pod packets whose source IP/MAC is not the pod's
-  kArpSpoofGuard,   // drop ARP whose sender is not the pod
-  kArpResponder,    // answer ARP for addresses the node owns (gateway, egress IPs)
-  kUnSnat,          // un-NAT replies to egress SNAT in kSnatCtZone
-  kConntrackZone,   // ct(zone=default,nat) to track and un-DNAT
-  kConntrackState,  // drop invalid connections, skip rules for established ones
-  kPreRoutingClassifier,
-  kEgressRule,
-  kL3Forwarding,      // route by destination: local pod, remote node (tunnel), gateway
-  kEgressMark,        // pick the Egress for traffic leaving the cluster
-  kL3DecTtl,          // dec_ttl on routed packets
-  kSnatMark,          // mark connections to be SNATed
-  kSnat,              // ct(commit,zone=snat,nat(src=EGRESS_IP)) on the egress node
-  kL2ForwardingCalc,  // destination MAC -> TargetOfPort
-  kIngressRule,
+  kClassifier,       // classify by in_port: pod, tunnel, gateway, uplink; ARP vs IP
+  kSpoofGuard,       // drop pod packets whose source IP/MAC is not the pod's
+  kArpResponder,     // answer ARP for addresses the node owns (gateway, egress IPs)
+  kUnSnat,           // un-NAT replies to egress SNAT in kSnatCtZone
+  kConntrackZone,    // ct(zone=default,nat) to track and un-DNAT
+  kConntrackState,   // drop invalid connections, skip rules for established ones
+  kL3Forwarding,     // route by destination: local pod, remote node (tunnel), gateway
+  kEgressMark,       // pick the Egress for traffic leaving the cluster
+  kL3DecTtl,         // dec_ttl on routed packets
+  kSnat,             // ct(commit,zone=snat,nat(src=EGRESS_IP)) on the egress node
   kConntrackCommit,  // commit new connections in the default zone
   kOutput,           // output:TargetOfPort
   // br-phy: a plain switch for the node, except what OVS NATed and the egress IPs.

