@@ -133,6 +133,26 @@ TEST_CASE("contradictory or incomplete matches are rejected", "[unit]") {
              Contains("sets bits outside its mask"));
 }
 
+TEST_CASE("learn needs a table of the pipeline, a priority and prerequisites in order", "[unit]") {
+  Pipeline pipeline = testing::fullPipeline();
+  auto learn = [&](const LearnAction& action) {
+    return errorOf(
+        at(pipeline, Table::kClassifier).matchProtocol(Protocol::kArp).learn(action).build());
+  };
+  CHECK_THAT(learn(LearnAction().priority(1)), Contains("learn: no table"));
+  CHECK_THAT(learn(LearnAction().table(Table::kPhysicalClassifier).priority(1)),
+             Contains("not in this bridge's pipeline"));
+  CHECK_THAT(learn(LearnAction().table(Table::kClassifier)), Contains("learn: no priority"));
+  CHECK_THAT(learn(LearnAction().table(Table::kClassifier).priority(1).match(kArpTpa, "10.0.0.1")),
+             Contains("set matchEthType(0x806) first"));
+  CHECK_THAT(learn(LearnAction()
+                       .table(Table::kClassifier)
+                       .priority(1)
+                       .matchEthType(0x806)
+                       .match(kArpTpa, "10.0.0")),
+             Contains("learn arp_tpa: IPv4 address \"10.0.0\""));
+}
+
 TEST_CASE("bad addresses are rejected with the value and the fix", "[unit]") {
   Pipeline pipeline = testing::fullPipeline();
   CHECK_THAT(errorOf(at(pipeline, Table::kL3Forwarding)

@@ -165,6 +165,31 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .normal()
           .build(),
       line(11, 100, ",in_port=1 actions=output:7,IN_PORT,LOCAL,NORMAL"));
+  add("in_port=LOCAL",
+      flow(Table::kClassifier, 150)
+          .matchProtocol(Protocol::kIp)
+          .matchInPortLocal()
+          .output(1)
+          .build(),
+      line(0, 150, ",ip,in_port=LOCAL actions=output:1"));
+  add("learn a drop",
+      flow(Table::kClassifier, 140)
+          .matchProtocol(Protocol::kArp)
+          .matchArpOp(1)
+          .learn(LearnAction()
+                     .table(Table::kClassifier)
+                     .priority(145)
+                     .cookie(0x42)
+                     .deleteLearned()
+                     .matchEthType(0x806)
+                     .match(kInPort, 1)
+                     .match(kArpOp, 1)
+                     .match(kArpTpa, "10.10.0.8"))
+          .normal()
+          .build(),
+      line(0, 140,
+           ",arp,arp_op=1 actions=learn(table=0,priority=145,delete_learned,cookie=0x42,"
+           "eth_type=0x806,in_port=1,arp_op=1,arp_tpa=10.10.0.8),NORMAL"));
   add("output to a register range",
       flow(Table::kOutput, 90)
           .matchMark(kOfPortFound)

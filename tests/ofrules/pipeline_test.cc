@@ -70,6 +70,29 @@ TEST_CASE("each table gets a priority-0 flow for its miss action", "[unit]") {
   CHECK(flows[3] == Flow{3, 0, "", "drop", cookie});
 }
 
+TEST_CASE("each bridge has its own pipeline from the same declarations", "[unit]") {
+  PipelineBuilder builder;
+  builder.declare("podnet", {Table::kSnat, Table::kPhysicalClassifier, Table::kPhysicalConntrack});
+  builder.declare("egress", {Table::kEgressMark, Table::kPhysicalClassifier});
+  const Pipeline integration = builder.build();
+  const Pipeline physical = builder.build(Bridge::kPhysical);
+  CHECK(integration.bridge() == Bridge::kIntegration);
+  CHECK(integration.describe() ==
+        "0 Classifier (Classifier)\n1 EgressMark (Routing) egress\n2 SNAT (PostRouting) podnet\n");
+  CHECK(physical.bridge() == Bridge::kPhysical);
+  CHECK(physical.describe() ==
+        "0 PhysicalClassifier (Classifier) podnet,egress\n"
+        "1 PhysicalConntrack (ConntrackState) podnet\n");
+  // br-phy's first table switches what nobody claims; its second hands the rest to the node.
+  const auto flows = physical.missFlows(Cookie{});
+  REQUIRE(flows.size() == 2);
+  CHECK(flows[0].actions == "NORMAL");
+  CHECK(flows[1].actions == "LOCAL");
+  // An empty declaration still gets each bridge's entry table.
+  CHECK(PipelineBuilder().build(Bridge::kPhysical).describe() ==
+        "0 PhysicalClassifier (Classifier)\n");
+}
+
 TEST_CASE("a next-miss in the last table drops", "[unit]") {
   Pipeline pipeline = PipelineBuilder().declare("t", {Table::kConntrackZone}).build();
   auto flows = pipeline.missFlows(Cookie{});
