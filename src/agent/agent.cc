@@ -191,6 +191,7 @@ Result<void> Agent::installPipeline() {
   features::declarePodNetworkTables(builder);
   features::declareEgressTables(builder);
   pipeline_ = builder.build();
+  physicalPipeline_ = builder.build(ofrules::Bridge::kPhysical);
 
   roundStore_ = std::make_unique<OvsdbRoundStore>(*ovsdb_, config_.integrationBridge);
   auto syncer = ofrules::FlowSyncer::create(
@@ -209,12 +210,10 @@ Result<void> Agent::installPipeline() {
         *physicalRoundStore_);
     if (!physical) return physical.error();
     physicalSyncer_ = std::move(*physical);
-    if (auto set = physicalSyncer_->setFlows(
-            kPhysicalOwner,
-            features::physicalBridgeFlows(bootstrap_.network,
-                                          static_cast<std::uint16_t>(config_.tunnelPort)));
-        !set)
-      return set;
+    auto physicalFlows = features::physicalBridgeFlows(
+        physicalPipeline_, bootstrap_.network, static_cast<std::uint16_t>(config_.tunnelPort));
+    if (!physicalFlows) return physicalFlows.error();
+    if (auto set = physicalSyncer_->setFlows(kPhysicalOwner, *physicalFlows); !set) return set;
   }
   clusterCidrs_ = {bootstrap_.network.podCidr};
   bootstrap_.network.clusterCidrs = clusterCidrs_;
@@ -587,7 +586,7 @@ void Agent::reconcileEgress() {
     loop_.postAt(*handovers.nextChange, [this] { reconcileEgress(); });
   }
 
-  auto flows = features::egressFlows(pipeline_, bootstrap_.network, inputs);
+  auto flows = features::egressFlows(pipeline_, physicalPipeline_, bootstrap_.network, inputs);
   lastEgressInputs_ = inputs;
   if (!flows) {
     SLUICE_LOG(kError, "egress") << flows.error().message;

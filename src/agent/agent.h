@@ -118,6 +118,7 @@ class Agent : public PodDatapath {
   std::unique_ptr<ofrules::FlowSyncer> integrationSyncer_;
   std::unique_ptr<ofrules::FlowSyncer> physicalSyncer_;
   ofrules::Pipeline pipeline_;
+  ofrules::Pipeline physicalPipeline_;  // br-phy's
   BootstrapResult bootstrap_;
   std::map<std::string, features::LocalPod> pods_;                       // by flow owner
   std::map<std::string, std::pair<std::string, std::string>> podNames_;  // owner -> namespace, name

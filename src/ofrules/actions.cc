@@ -26,16 +26,16 @@ std::string tableLabel(const Pipeline* pipeline, Table table) {
 // "192.0.2.10" or "192.0.2.10-192.0.2.20"; rendered canonically or an error.
 Result<std::string> renderNatAddress(std::string_view text) {
   auto dash = text.find('-');
-  auto first = Ipv4Address::parse(text.substr(0, dash));
+  auto first = parseIpv4OrError(text.substr(0, dash));
   if (!first) return makeError("ct nat address: " + first.error().message);
-  if (dash == std::string_view::npos) return first->render();
-  auto last = Ipv4Address::parse(text.substr(dash + 1));
+  if (dash == std::string_view::npos) return formatIpv4(*first);
+  auto last = parseIpv4OrError(text.substr(dash + 1));
   if (!last) return makeError("ct nat range end: " + last.error().message);
-  if (last->value < first->value) {
+  if (*last < *first) {
     return makeError("ct nat range \"" + std::string(text) +
                      "\" ends before it starts; swap the addresses");
   }
-  return first->render() + "-" + last->render();
+  return formatIpv4(*first) + "-" + formatIpv4(*last);
 }
 
 }  // namespace
@@ -172,11 +172,6 @@ void ActionList::controller(const ControllerOptions& options) {
 }
 
 void ActionList::gotoTable(Table table) {
-  if (context_.groupBucket) {
-    fail("goto_table " + std::string(tableName(table)) +
-         " in a group bucket: buckets cannot goto; use resubmit");
-    return;
-  }
   auto id = forwardTable(table, "goto_table");
   if (!id) return;
   append("goto_table:" + std::to_string(*id));
@@ -238,19 +233,19 @@ void ActionList::setField(const HeaderField& field, std::uint64_t value) {
 void ActionList::setField(const HeaderField& field, std::string_view value) {
   std::string rendered;
   if (field.kind == ValueKind::kMac) {
-    auto mac = MacAddress::parse(value);
+    auto mac = parseMacOrError(value);
     if (!mac) {
       fail("set_field " + std::string(field.oxmName) + ": " + mac.error().message);
       return;
     }
-    rendered = mac->render();
+    rendered = mac->toString();
   } else if (field.kind == ValueKind::kIpv4) {
-    auto ip = Ipv4Address::parse(value);
+    auto ip = parseIpv4OrError(value);
     if (!ip) {
       fail("set_field " + std::string(field.oxmName) + ": " + ip.error().message);
       return;
     }
-    rendered = ip->render();
+    rendered = formatIpv4(*ip);
   } else {
     fail("set_field " + std::string(field.oxmName) + ": the field takes a number, not \"" +
          std::string(value) + "\"");
@@ -365,6 +360,82 @@ void ActionList::decTtl() {
   append("dec_ttl");
 }
 
+LearnAction& LearnAction::table(Table table) {
+  table_ = table;
+  return *this;
+}
+LearnAction& LearnAction::priority(std::uint16_t priority) {
+  priority_ = priority;
+  return *this;
+}
+LearnAction& LearnAction::cookie(std::uint64_t cookie) {
+  cookie_ = cookie;
+  return *this;
+}
+LearnAction& LearnAction::deleteLearned() {
+  deleteLearned_ = true;
+  return *this;
+}
+LearnAction& LearnAction::matchEthType(std::uint16_t ethType) {
+  ethType_ = ethType;
+  return *this;
+}
+LearnAction& LearnAction::match(const HeaderField& field, std::uint64_t value) {
+  matches_.push_back(Constant{&field, value, ""});
+  return *this;
+}
+LearnAction& LearnAction::match(const HeaderField& field, std::string_view value) {
+  matches_.push_back(Constant{&field, 0, std::string(value)});
+  return *this;
+}
+
+std::optional<std::string> ActionList::renderLearn(const LearnAction& learn) {
+  const std::size_t errorsBefore = errors_.size();
+  std::string action = "learn(";
+  if (!learn.table_) {
+    fail("learn: no table; set table()");
+  } else if (context_.pipeline == nullptr || !context_.pipeline->id(*learn.table_)) {
+    fail("learn into " + std::string(tableName(*learn.table_)) +
+         ": the table is not in this bridge's pipeline; declare it");
+  } else {
+    action += "table=" + std::to_string(*context_.pipeline->id(*learn.table_));
+  }
+  if (!learn.priority_) fail("learn: no priority; set priority()");
+  if (learn.priority_) action += ",priority=" + std::to_string(*learn.priority_);
+  if (learn.deleteLearned_) action += ",delete_learned";
+  if (learn.cookie_ != 0) action += ",cookie=" + renderHex(learn.cookie_);
+  if (learn.ethType_) action += ",eth_type=" + renderHex(*learn.ethType_);
+  for (const auto& constant : learn.matches_) {
+    const HeaderField& field = *constant.field;
+    const std::string name(field.oxmName);
+    const bool needsArp = field.prerequisite == Prerequisite::kArp;
+    const bool needsIp = field.prerequisite == Prerequisite::kIp;
+    if ((needsArp && learn.ethType_ != 0x806) || (needsIp && learn.ethType_ != 0x800))
+      fail("learn " + name + ": set matchEthType(" + (needsArp ? "0x806" : "0x800") +
+           ") first; OVS needs the Ethernet type before " + name);
+    std::string value;
+    if (field.kind == ValueKind::kInteger) {
+      if (!constant.text.empty()) fail("learn " + name + ": the field takes a number");
+      value = std::to_string(constant.number);
+    } else if (field.kind == ValueKind::kMac) {
+      auto mac = parseMacOrError(constant.text);
+      if (!mac) fail("learn " + name + ": " + mac.error().message);
+      if (mac) value = mac->toString();
+    } else {
+      auto ip = parseIpv4OrError(constant.text);
+      if (!ip) fail("learn " + name + ": " + ip.error().message);
+      if (ip) value = formatIpv4(*ip);
+    }
+    action += "," + name + "=" + value;
+  }
+  if (errors_.size() != errorsBefore) return std::nullopt;
+  return action + ")";
+}
+
+void ActionList::learn(const LearnAction& learn) {
+  if (auto rendered = renderLearn(learn)) append(std::move(*rendered));
+}
+
 void ActionList::group(std::uint32_t groupId) {
   if (groupId > kMaxGroupId) {
     fail("group:" + std::to_string(groupId) + " is a reserved group ID; use 0.." +
@@ -375,21 +446,21 @@ void ActionList::group(std::uint32_t groupId) {
 }
 
 void ActionList::modDlSrc(std::string_view mac) {
-  auto parsed = MacAddress::parse(mac);
+  auto parsed = parseMacOrError(mac);
   if (!parsed) {
     fail("mod_dl_src: " + parsed.error().message);
     return;
   }
-  append("mod_dl_src:" + parsed->render());
+  append("mod_dl_src:" + parsed->toString());
 }
 
 void ActionList::modDlDst(std::string_view mac) {
-  auto parsed = MacAddress::parse(mac);
+  auto parsed = parseMacOrError(mac);
   if (!parsed) {
     fail("mod_dl_dst: " + parsed.error().message);
     return;
   }
-  append("mod_dl_dst:" + parsed->render());
+  append("mod_dl_dst:" + parsed->toString());
 }
 
 void ActionList::arpReply(std::string_view mac, std::string_view ip) {

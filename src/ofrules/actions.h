@@ -1,4 +1,4 @@
-// OpenFlow actions as a validated list, shared by FlowBuilder and group buckets.
+// OpenFlow actions as a validated list, for FlowBuilder.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 namespace sluice::ofrules {
 
 // ct(...) options. Built fluently, validated when added to an action list:
-//   CtAction().commit().zone(kSnatCtZone).natSrc("192.0.2.10").loadMark(kCtEgressSnatMark).table(Table::kL2ForwardingCalc)
+//   CtAction().commit().zone(kSnatCtZone).natSrc("192.0.2.10").loadMark(kCtEgressSnatMark).table(Table::kConntrackCommit)
 class CtAction {
  public:
   CtAction& commit();
@@ -43,6 +43,39 @@ class CtAction {
   std::vector<MarkLoad> loads_;
 };
 
+// learn(...): when a packet passes, adds a flow built from constants to a table of the same
+// bridge. The learned flow has no actions (a drop): a datapath that must stop doing something by
+// itself, with no agent to tell it, learns a drop above the flow that does it.
+//   LearnAction().table(Table::kPhysicalClassifier).priority(245).cookie(cookie).deleteLearned()
+//       .matchEthType(0x806).match(kInPort, 1).match(kArpOp, 1).match(kArpTpa, "10.10.0.8")
+class LearnAction {
+ public:
+  LearnAction& table(Table table);
+  LearnAction& priority(std::uint16_t priority);
+  // Learned flows carry this cookie. Give each learning flow its own: delete_learned removes every
+  // flow of the table with the cookie.
+  LearnAction& cookie(std::uint64_t cookie);
+  // The learned flows go when the last flow that learns them (with this table and cookie) does.
+  LearnAction& deleteLearned();
+  LearnAction& matchEthType(std::uint16_t ethType);  // needed before IPv4 or ARP fields
+  LearnAction& match(const HeaderField& field, std::uint64_t value);
+  LearnAction& match(const HeaderField& field, std::string_view value);
+
+ private:
+  friend class ActionList;
+  struct Constant {
+    const HeaderField* field;
+    std::uint64_t number = 0;
+    std::string text;  // for MAC and IPv4 fields
+  };
+  std::optional<Table> table_;
+  std::optional<std::uint16_t> priority_;
+  std::uint64_t cookie_ = 0;
+  bool deleteLearned_ = false;
+  std::optional<std::uint16_t> ethType_;
+  std::vector<Constant> matches_;
+};
+
 enum class ControllerReason : std::uint8_t { kAction, kNoMatch, kInvalidTtl };
 
 struct ControllerOptions {
@@ -52,15 +85,15 @@ struct ControllerOptions {
   bool pause = false;                  // pause the pipeline until the controller resumes it
 };
 
-// Where the actions run: the pipeline resolves table names, and `fromTable` (unset in group
-// buckets) lets goto/resubmit/ct(table) refuse to go backward, which could loop.
+// Where the actions run: the pipeline resolves table names, and `fromTable` lets
+// goto/resubmit/ct(table) refuse to go backward, which could loop.
 struct ActionContext {
   const Pipeline* pipeline = nullptr;
   std::optional<Table> fromTable;
-  bool groupBucket = false;
 };
 
-// The validated, ordered actions. Errors are collected, not thrown; the builder reports them.
+// The validated, ordered actions of a flow. Errors are collected, not thrown; the builder reports
+// them.
 class ActionList {
  public:
   explicit ActionList(ActionContext context) : context_(context) {}
@@ -81,6 +114,7 @@ class ActionList {
   void move(const Subfield& source, const Subfield& destination);
   void ct(const CtAction& ct);
   void decTtl();
+  void learn(const LearnAction& learn);
   void group(std::uint32_t groupId);
   void modDlSrc(std::string_view mac);
   void modDlDst(std::string_view mac);
@@ -102,6 +136,7 @@ class ActionList {
   // The ID of `target`, or nullopt (with an error recorded) if it is missing or not forward.
   std::optional<std::uint8_t> forwardTable(Table target, std::string_view action);
   std::optional<std::string> renderCt(const CtAction& ct);
+  std::optional<std::string> renderLearn(const LearnAction& learn);
 
   ActionContext context_;
   std::vector<std::string> actions_;
@@ -112,7 +147,7 @@ class ActionList {
   std::optional<std::string> firstArpAction_;
 };
 
-// The fluent action methods, shared by FlowBuilder and BucketActions (CRTP, so chains keep the
+// The fluent action methods of FlowBuilder (CRTP, so chains keep the
 // caller's type: FlowBuilder(...).output(3).build()).
 template <typename Self>
 class ActionBuilder {
@@ -168,6 +203,9 @@ class ActionBuilder {
   }
   Self& decTtl() {
     return apply([&](ActionList& a) { a.decTtl(); });
+  }
+  Self& learn(const LearnAction& learn) {
+    return apply([&](ActionList& a) { a.learn(learn); });
   }
   Self& group(std::uint32_t groupId) {
     return apply([&](ActionList& a) { a.group(groupId); });

@@ -82,10 +82,7 @@ struct Mark {
 // reg0[0..3]: where the packet entered the bridge, set by Classifier (kFromPod ... kFromUplink).
 inline constexpr Field kPacketSource = registerField(
     "PacketSource", 0, 0, 3, "where the packet entered: 1 pod, 2 tunnel, 3 gateway, 4 uplink");
-// reg0[4..7]: where the packet is going, set by L3Forwarding/L2ForwardingCalc. Same codes.
-inline constexpr Field kPacketDestination = registerField(
-    "PacketDestination", 0, 4, 7, "where the packet leaves: 1 pod, 2 tunnel, 3 gateway, 4 uplink");
-// reg0[8]: L2ForwardingCalc (or L3Forwarding) found the output port and stored it in TargetOfPort.
+// reg0[8]: L3Forwarding (or EgressMark) found the output port and stored it in TargetOfPort.
 inline constexpr Field kTargetOfPortFound =
     registerField("TargetOfPortFound", 0, 8, 8, "1 when TargetOfPort holds a valid output port");
 // reg0[9]: EgressMark chose to SNAT this packet on this node (the local node is its egress node).
@@ -99,9 +96,6 @@ inline constexpr Field kTargetOfPort =
 inline constexpr Field kEgressId = registerField(
     "EgressId", 2, 0, 31, "the ID of the Egress (egress IP) the packet leaves with; 0 = none");
 
-// ct_mark[0]: the connection was initiated from the gateway port; replies go back to it.
-inline constexpr Field kCtFromGateway =
-    ctMarkField("CtFromGateway", 0, 0, "1 when the connection was initiated from the gateway port");
 // ct_mark[1]: OVS SNATed the connection on this node (to an Egress IP, or to the node IP for pods
 // without an Egress). Its replies are un-NATed in kSnatCtZone; br-phy uses the bit to send them to
 // br-int instead of the node's kernel.
@@ -109,22 +103,16 @@ inline constexpr Field kCtEgressSnat = ctMarkField(
     "CtEgressSnat", 1, 1, "1 when OVS SNATed the connection on this node (Egress or node IP)");
 
 // Every allocated field; checked for overlaps below.
-inline constexpr std::array kAllocatedFields = {
-    kPacketSource, kPacketDestination, kTargetOfPortFound, kEgressSnatHere,
-    kTargetOfPort, kEgressId,          kCtFromGateway,     kCtEgressSnat};
+inline constexpr std::array kAllocatedFields = {kPacketSource, kTargetOfPortFound, kEgressSnatHere,
+                                                kTargetOfPort, kEgressId,          kCtEgressSnat};
 
-// Values of PacketSource and PacketDestination.
+// Values of PacketSource, and of the one-bit fields.
 inline constexpr Mark kFromPod{kPacketSource, 1, "FromPod"};
 inline constexpr Mark kFromTunnel{kPacketSource, 2, "FromTunnel"};
 inline constexpr Mark kFromGateway{kPacketSource, 3, "FromGateway"};
 inline constexpr Mark kFromUplink{kPacketSource, 4, "FromUplink"};
-inline constexpr Mark kToPod{kPacketDestination, 1, "ToPod"};
-inline constexpr Mark kToTunnel{kPacketDestination, 2, "ToTunnel"};
-inline constexpr Mark kToGateway{kPacketDestination, 3, "ToGateway"};
-inline constexpr Mark kToUplink{kPacketDestination, 4, "ToUplink"};
 inline constexpr Mark kOfPortFound{kTargetOfPortFound, 1, "OfPortFound"};
 inline constexpr Mark kSnatHere{kEgressSnatHere, 1, "SnatHere"};
-inline constexpr Mark kCtFromGatewayMark{kCtFromGateway, 1, "CtFromGateway"};
 inline constexpr Mark kCtEgressSnatMark{kCtEgressSnat, 1, "CtEgressSnat"};
 
 // Conntrack zones. The default zone tracks pod traffic; egress SNAT uses its own zone so that its
@@ -146,9 +134,7 @@ constexpr bool fieldsAreDisjoint(std::span<const Field> fields) {
 static_assert(fieldsAreDisjoint(kAllocatedFields),
               "ofrules/fields.h: two allocated fields share bits (or one is malformed); move one");
 static_assert(kFromPod.fits() && kFromTunnel.fits() && kFromGateway.fits() && kFromUplink.fits() &&
-              kToPod.fits() && kToTunnel.fits() && kToGateway.fits() && kToUplink.fits() &&
-              kOfPortFound.fits() && kSnatHere.fits() && kCtFromGatewayMark.fits() &&
-              kCtEgressSnatMark.fits());
+              kOfPortFound.fits() && kSnatHere.fits() && kCtEgressSnatMark.fits());
 
 // The same check at run time, naming the offending fields; for allocations built by tests or tools.
 Result<void> checkFieldAllocation(std::span<const Field> fields);
@@ -173,6 +159,7 @@ struct HeaderField {
 
 inline constexpr HeaderField kEthSrc{"eth_src", "NXM_OF_ETH_SRC", 48, ValueKind::kMac};
 inline constexpr HeaderField kEthDst{"eth_dst", "NXM_OF_ETH_DST", 48, ValueKind::kMac};
+inline constexpr HeaderField kEthType{"eth_type", "NXM_OF_ETH_TYPE", 16, ValueKind::kInteger};
 inline constexpr HeaderField kArpOp{"arp_op", "NXM_OF_ARP_OP", 16, ValueKind::kInteger,
                                     Prerequisite::kArp};
 inline constexpr HeaderField kArpSpa{"arp_spa", "NXM_OF_ARP_SPA", 32, ValueKind::kIpv4,

@@ -4,7 +4,10 @@
 #include <compare>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/hash.h"
 
 namespace sluice::ofrules {
 
@@ -30,7 +33,7 @@ struct Cookie {
 
   static constexpr std::uint64_t kOwnerMask = (std::uint64_t{1} << 40) - 1;
 
-  std::uint64_t encode() const {
+  constexpr std::uint64_t encode() const {
     return (std::uint64_t{round} << 48) |
            (std::uint64_t{static_cast<std::uint8_t>(category)} << 40) | (ownerHash & kOwnerMask);
   }
@@ -42,6 +45,13 @@ struct Cookie {
   // A cookie mask that selects every flow of one round.
   static constexpr std::uint64_t kRoundMask = std::uint64_t{0xffff} << 48;
 };
+
+// The cookie of a flow owned by `ownerKey` (e.g. "pod/default/web-1", "egress/egress-a"). The
+// round is left 0: the syncer fills in its own, so a cookie of round 0 on a switch (a flow a
+// learn() action added) is never a syncer's.
+constexpr Cookie makeOwnerCookie(Category category, std::string_view ownerKey) {
+  return Cookie{0, category, stableHash(ownerKey) & Cookie::kOwnerMask};
+}
 
 // The identity of a flow in OpenFlow: two flows with the same key cannot coexist in a switch.
 struct FlowKey {

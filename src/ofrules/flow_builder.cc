@@ -7,6 +7,8 @@ namespace {
 constexpr std::array<std::string_view, 8> kCtFlagNames = {"new", "est", "rel",  "rpl",
                                                           "inv", "trk", "snat", "dnat"};
 constexpr std::uint64_t kFullRegisterMask = 0xffffffff;
+// OFPP_LOCAL in OpenFlow 1.1+: the bridge's own port, matched as in_port=LOCAL.
+constexpr std::uint32_t kLocalPort = 0xfffffffe;
 
 bool isIpProtocol(Protocol protocol) { return protocol != Protocol::kArp; }
 
@@ -64,7 +66,7 @@ std::optional<CtFlag> CtState::contradiction() const {
 }
 
 FlowBuilder::FlowBuilder(TableRef table)
-    : ActionBuilder(ActionContext{table.pipeline, table.table, false}), table_(table) {}
+    : ActionBuilder(ActionContext{table.pipeline, table.table}), table_(table) {}
 
 FlowBuilder& FlowBuilder::priority(std::uint16_t priority) {
   priority_ = priority;
@@ -103,6 +105,11 @@ FlowBuilder& FlowBuilder::matchInPort(std::uint32_t port) {
   return *this;
 }
 
+FlowBuilder& FlowBuilder::matchInPortLocal() {
+  setOnce(inPort_, kLocalPort, "in_port");
+  return *this;
+}
+
 FlowBuilder& FlowBuilder::matchEthSrc(std::string_view mac) {
   auto parsed = MacMatch::parse(mac);
   if (!parsed)
@@ -132,7 +139,7 @@ FlowBuilder& FlowBuilder::matchArpOp(std::uint16_t op) {
 }
 
 FlowBuilder& FlowBuilder::matchArpSpa(std::string_view cidr) {
-  auto parsed = Ipv4Cidr::parse(cidr);
+  auto parsed = parseMatchCidr(cidr);
   if (!parsed)
     fail("arp_spa: " + parsed.error().message);
   else
@@ -141,7 +148,7 @@ FlowBuilder& FlowBuilder::matchArpSpa(std::string_view cidr) {
 }
 
 FlowBuilder& FlowBuilder::matchArpTpa(std::string_view cidr) {
-  auto parsed = Ipv4Cidr::parse(cidr);
+  auto parsed = parseMatchCidr(cidr);
   if (!parsed)
     fail("arp_tpa: " + parsed.error().message);
   else
@@ -150,7 +157,7 @@ FlowBuilder& FlowBuilder::matchArpTpa(std::string_view cidr) {
 }
 
 FlowBuilder& FlowBuilder::matchArpSha(std::string_view mac) {
-  auto parsed = MacAddress::parse(mac);
+  auto parsed = parseMacOrError(mac);
   if (!parsed)
     fail("arp_sha: " + parsed.error().message);
   else
@@ -159,7 +166,7 @@ FlowBuilder& FlowBuilder::matchArpSha(std::string_view mac) {
 }
 
 FlowBuilder& FlowBuilder::matchArpTha(std::string_view mac) {
-  auto parsed = MacAddress::parse(mac);
+  auto parsed = parseMacOrError(mac);
   if (!parsed)
     fail("arp_tha: " + parsed.error().message);
   else
@@ -168,7 +175,7 @@ FlowBuilder& FlowBuilder::matchArpTha(std::string_view mac) {
 }
 
 FlowBuilder& FlowBuilder::matchIpSrc(std::string_view cidr) {
-  auto parsed = Ipv4Cidr::parse(cidr);
+  auto parsed = parseMatchCidr(cidr);
   if (!parsed)
     fail("nw_src: " + parsed.error().message);
   else
@@ -177,7 +184,7 @@ FlowBuilder& FlowBuilder::matchIpSrc(std::string_view cidr) {
 }
 
 FlowBuilder& FlowBuilder::matchIpDst(std::string_view cidr) {
-  auto parsed = Ipv4Cidr::parse(cidr);
+  auto parsed = parseMatchCidr(cidr);
   if (!parsed)
     fail("nw_dst: " + parsed.error().message);
   else
@@ -248,7 +255,7 @@ FlowBuilder& FlowBuilder::matchTunnelId(std::uint64_t id) {
 }
 
 FlowBuilder& FlowBuilder::matchTunnelSrc(std::string_view ip) {
-  auto parsed = Ipv4Address::parse(ip);
+  auto parsed = parseIpv4OrError(ip);
   if (!parsed)
     fail("tun_src: " + parsed.error().message);
   else
@@ -257,7 +264,7 @@ FlowBuilder& FlowBuilder::matchTunnelSrc(std::string_view ip) {
 }
 
 FlowBuilder& FlowBuilder::matchTunnelDst(std::string_view ip) {
-  auto parsed = Ipv4Address::parse(ip);
+  auto parsed = parseIpv4OrError(ip);
   if (!parsed)
     fail("tun_dst: " + parsed.error().message);
   else
@@ -278,7 +285,8 @@ FlowBuilder& FlowBuilder::matchPktMark(std::uint32_t value, std::uint32_t mask) 
 std::string FlowBuilder::renderMatch() const {
   std::string match;
   if (protocol_) match = protocolName(*protocol_);
-  if (inPort_) appendField(match, "in_port", std::to_string(*inPort_));
+  if (inPort_)
+    appendField(match, "in_port", *inPort_ == kLocalPort ? "LOCAL" : std::to_string(*inPort_));
   if (ethSrc_) appendField(match, "dl_src", ethSrc_->render());
   if (ethDst_) appendField(match, "dl_dst", ethDst_->render());
   if (ethType_) appendField(match, "dl_type", renderHex(*ethType_));
@@ -294,17 +302,17 @@ std::string FlowBuilder::renderMatch() const {
     appendField(match, "ct_mark", maskedHex(ctMark_.value, ctMark_.mask, kFullRegisterMask));
   if (ctZone_) appendField(match, "ct_zone", std::to_string(*ctZone_));
   if (tunnelId_) appendField(match, "tun_id", renderHex(*tunnelId_));
-  if (tunnelSrc_) appendField(match, "tun_src", tunnelSrc_->render());
-  if (tunnelDst_) appendField(match, "tun_dst", tunnelDst_->render());
+  if (tunnelSrc_) appendField(match, "tun_src", formatIpv4(*tunnelSrc_));
+  if (tunnelDst_) appendField(match, "tun_dst", formatIpv4(*tunnelDst_));
   if (pktMark_)
     appendField(match, "pkt_mark", maskedHex(pktMark_->value, pktMark_->mask, kFullRegisterMask));
   if (arpOp_) appendField(match, "arp_op", std::to_string(*arpOp_));
-  if (arpSpa_ && !arpSpa_->matchesAll()) appendField(match, "arp_spa", arpSpa_->render());
-  if (arpTpa_ && !arpTpa_->matchesAll()) appendField(match, "arp_tpa", arpTpa_->render());
-  if (arpSha_) appendField(match, "arp_sha", arpSha_->render());
-  if (arpTha_) appendField(match, "arp_tha", arpTha_->render());
-  if (ipSrc_ && !ipSrc_->matchesAll()) appendField(match, "nw_src", ipSrc_->render());
-  if (ipDst_ && !ipDst_->matchesAll()) appendField(match, "nw_dst", ipDst_->render());
+  if (arpSpa_ && arpSpa_->prefix != 0) appendField(match, "arp_spa", renderMatchCidr(*arpSpa_));
+  if (arpTpa_ && arpTpa_->prefix != 0) appendField(match, "arp_tpa", renderMatchCidr(*arpTpa_));
+  if (arpSha_) appendField(match, "arp_sha", arpSha_->toString());
+  if (arpTha_) appendField(match, "arp_tha", arpTha_->toString());
+  if (ipSrc_ && ipSrc_->prefix != 0) appendField(match, "nw_src", renderMatchCidr(*ipSrc_));
+  if (ipDst_ && ipDst_->prefix != 0) appendField(match, "nw_dst", renderMatchCidr(*ipDst_));
   if (ipProto_) appendField(match, "nw_proto", std::to_string(*ipProto_));
   if (tpSrc_) appendField(match, "tp_src", std::to_string(tpSrc_->port));
   if (tpDst_) appendField(match, "tp_dst", std::to_string(tpDst_->port));

@@ -44,7 +44,7 @@ class CtState {
 // Builds one flow:
 //   FlowBuilder(pipeline.table(Table::kL3Forwarding)).priority(200).cookie(cookie)
 //       .matchProtocol(Protocol::kIp).matchIpDst("10.244.2.0/24")
-//       .setTunnelDst("192.168.1.12").loadMark(kToTunnel).gotoTable(Table::kL2ForwardingCalc).build();
+//       .setTunnelDst("192.168.1.12").loadMark(kOfPortFound).gotoTable(Table::kL3DecTtl).build();
 // Every mistake is collected and reported by build(), naming the table, priority and match.
 class FlowBuilder : public ActionBuilder<FlowBuilder> {
  public:
@@ -55,6 +55,7 @@ class FlowBuilder : public ActionBuilder<FlowBuilder> {
 
   FlowBuilder& matchProtocol(Protocol protocol);
   FlowBuilder& matchInPort(std::uint32_t port);
+  FlowBuilder& matchInPortLocal();                 // the bridge's own port (in_port=LOCAL)
   FlowBuilder& matchEthSrc(std::string_view mac);  // "aa:bb:cc:dd:ee:ff" or ".../mask"
   FlowBuilder& matchEthDst(std::string_view mac);
   FlowBuilder& matchEthType(std::uint16_t ethType);  // only without matchProtocol
@@ -114,12 +115,12 @@ class FlowBuilder : public ActionBuilder<FlowBuilder> {
   std::optional<MacMatch> ethDst_;
   std::optional<std::uint16_t> ethType_;
   std::optional<std::uint16_t> arpOp_;
-  std::optional<Ipv4Cidr> arpSpa_;
-  std::optional<Ipv4Cidr> arpTpa_;
+  std::optional<Cidr> arpSpa_;
+  std::optional<Cidr> arpTpa_;
   std::optional<MacAddress> arpSha_;
   std::optional<MacAddress> arpTha_;
-  std::optional<Ipv4Cidr> ipSrc_;
-  std::optional<Ipv4Cidr> ipDst_;
+  std::optional<Cidr> ipSrc_;
+  std::optional<Cidr> ipDst_;
   std::optional<std::uint8_t> ipProto_;
   std::optional<PortMatch> tpSrc_;
   std::optional<PortMatch> tpDst_;
@@ -128,8 +129,8 @@ class FlowBuilder : public ActionBuilder<FlowBuilder> {
   std::optional<CtState> ctState_;
   std::optional<std::uint16_t> ctZone_;
   std::optional<std::uint64_t> tunnelId_;
-  std::optional<Ipv4Address> tunnelSrc_;
-  std::optional<Ipv4Address> tunnelDst_;
+  std::optional<Ipv4> tunnelSrc_;
+  std::optional<Ipv4> tunnelDst_;
   std::optional<Masked> pktMark_;
 
   std::vector<std::string> errors_;

@@ -7,39 +7,50 @@ namespace sluice::ofrules {
 namespace {
 
 constexpr std::array<TableSpec, kTableCount> kTableSpecs = {{
-    {Table::kClassifier, "Classifier", Stage::kClassifier, MissAction::kDrop},
-    {Table::kSpoofGuard, "SpoofGuard", Stage::kValidation, MissAction::kDrop},
-    {Table::kArpSpoofGuard, "ARPSpoofGuard", Stage::kValidation, MissAction::kDrop},
-    {Table::kArpResponder, "ARPResponder", Stage::kValidation, MissAction::kNormal},
-    {Table::kUnSnat, "UnSNAT", Stage::kConntrackState, MissAction::kNext},
-    {Table::kConntrackZone, "ConntrackZone", Stage::kConntrackState, MissAction::kNext},
-    {Table::kConntrackState, "ConntrackState", Stage::kConntrackState, MissAction::kNext},
-    {Table::kPreRoutingClassifier, "PreRoutingClassifier", Stage::kPreRouting, MissAction::kNext},
-    {Table::kEgressRule, "EgressRule", Stage::kEgressSecurity, MissAction::kNext},
-    {Table::kL3Forwarding, "L3Forwarding", Stage::kRouting, MissAction::kNext},
-    {Table::kEgressMark, "EgressMark", Stage::kRouting, MissAction::kNext},
-    {Table::kL3DecTtl, "L3DecTTL", Stage::kRouting, MissAction::kNext},
-    {Table::kSnatMark, "SNATMark", Stage::kPostRouting, MissAction::kNext},
-    {Table::kSnat, "SNAT", Stage::kPostRouting, MissAction::kNext},
-    {Table::kL2ForwardingCalc, "L2ForwardingCalc", Stage::kSwitching, MissAction::kNext},
-    {Table::kIngressRule, "IngressRule", Stage::kIngressSecurity, MissAction::kNext},
-    {Table::kConntrackCommit, "ConntrackCommit", Stage::kConntrack, MissAction::kNext},
-    {Table::kOutput, "Output", Stage::kOutput, MissAction::kDrop},
+    {Table::kClassifier, "Classifier", Bridge::kIntegration, Stage::kClassifier, MissAction::kDrop},
+    {Table::kSpoofGuard, "SpoofGuard", Bridge::kIntegration, Stage::kValidation, MissAction::kDrop},
+    {Table::kArpResponder, "ARPResponder", Bridge::kIntegration, Stage::kValidation,
+     MissAction::kNormal},
+    {Table::kUnSnat, "UnSNAT", Bridge::kIntegration, Stage::kConntrackState, MissAction::kNext},
+    {Table::kConntrackZone, "ConntrackZone", Bridge::kIntegration, Stage::kConntrackState,
+     MissAction::kNext},
+    {Table::kConntrackState, "ConntrackState", Bridge::kIntegration, Stage::kConntrackState,
+     MissAction::kNext},
+    {Table::kL3Forwarding, "L3Forwarding", Bridge::kIntegration, Stage::kRouting,
+     MissAction::kNext},
+    {Table::kEgressMark, "EgressMark", Bridge::kIntegration, Stage::kRouting, MissAction::kNext},
+    {Table::kL3DecTtl, "L3DecTTL", Bridge::kIntegration, Stage::kRouting, MissAction::kNext},
+    {Table::kSnat, "SNAT", Bridge::kIntegration, Stage::kPostRouting, MissAction::kNext},
+    {Table::kConntrackCommit, "ConntrackCommit", Bridge::kIntegration, Stage::kConntrack,
+     MissAction::kNext},
+    {Table::kOutput, "Output", Bridge::kIntegration, Stage::kOutput, MissAction::kDrop},
+    {Table::kPhysicalClassifier, "PhysicalClassifier", Bridge::kPhysical, Stage::kClassifier,
+     MissAction::kNormal},
+    {Table::kPhysicalConntrack, "PhysicalConntrack", Bridge::kPhysical, Stage::kConntrackState,
+     MissAction::kLocal},
 }};
 
 constexpr bool specsInOrder() {
   for (std::size_t i = 0; i < kTableSpecs.size(); ++i) {
     if (static_cast<std::size_t>(kTableSpecs[i].table) != i) return false;
-    if (i > 0 && kTableSpecs[i].stage < kTableSpecs[i - 1].stage) return false;
+    if (i > 0 && kTableSpecs[i].bridge == kTableSpecs[i - 1].bridge &&
+        kTableSpecs[i].stage < kTableSpecs[i - 1].stage)
+      return false;
+    if (i > 0 && kTableSpecs[i].bridge < kTableSpecs[i - 1].bridge) return false;
   }
   return true;
 }
 // Declaration order must agree with stage order, or IDs would not follow the packet's path.
-static_assert(specsInOrder(), "kTableSpecs must list every Table in enum order, stages ascending");
+static_assert(specsInOrder(),
+              "kTableSpecs must list every Table in enum order, by bridge, stages ascending");
 
-constexpr std::array<std::string_view, 11> kStageNames = {
-    "Classifier",  "Validation", "ConntrackState",  "PreRouting", "EgressSecurity", "Routing",
-    "PostRouting", "Switching",  "IngressSecurity", "Conntrack",  "Output"};
+// The table every packet of `bridge` enters first.
+constexpr Table firstTable(Bridge bridge) {
+  return bridge == Bridge::kIntegration ? Table::kClassifier : Table::kPhysicalClassifier;
+}
+
+constexpr std::array<std::string_view, 7> kStageNames = {
+    "Classifier", "Validation", "ConntrackState", "Routing", "PostRouting", "Conntrack", "Output"};
 
 }  // namespace
 
@@ -82,6 +93,7 @@ std::vector<Flow> Pipeline::missFlows(Cookie cookie) const {
     switch (tableSpec(allocated.table).miss) {
       case MissAction::kDrop: break;
       case MissAction::kNormal: flow.actions = "NORMAL"; break;
+      case MissAction::kLocal: flow.actions = "LOCAL"; break;
       case MissAction::kNext:
         if (allocated.id + 1u < tables_.size())
           flow.actions = "goto_table:" + std::to_string(allocated.id + 1);
@@ -121,11 +133,13 @@ PipelineBuilder& PipelineBuilder::declare(std::string_view feature,
   return *this;
 }
 
-Pipeline PipelineBuilder::build() const {
+Pipeline PipelineBuilder::build(Bridge bridge) const {
   Pipeline pipeline;
+  pipeline.bridge_ = bridge;
   for (std::size_t index = 0; index < kTableCount; ++index) {
     auto table = static_cast<Table>(index);
-    if (table != Table::kClassifier && declaredBy_[index].empty()) continue;
+    if (tableSpec(table).bridge != bridge) continue;
+    if (table != firstTable(bridge) && declaredBy_[index].empty()) continue;
     auto id = static_cast<std::uint8_t>(pipeline.tables_.size());
     pipeline.ids_[index] = id;
     pipeline.tables_.push_back(AllocatedTable{table, id, declaredBy_[index]});

@@ -12,17 +12,19 @@
 
 namespace sluice::ofrules {
 
+// The bridges Sluice programs. Each has its own pipeline; table IDs count from 0 on each.
+enum class Bridge : std::uint8_t {
+  kIntegration,  // br-int: pods, the tunnel, the gateway, the patch to br-phy
+  kPhysical,     // br-phy: the uplink, the node's own address, the patch to br-int
+};
+
 // Stages in packet order. Tables of an earlier stage always get lower IDs.
 enum class Stage : std::uint8_t {
   kClassifier,
   kValidation,
   kConntrackState,
-  kPreRouting,
-  kEgressSecurity,
   kRouting,
   kPostRouting,
-  kSwitching,
-  kIngressSecurity,
   kConntrack,
   kOutput,
 };
@@ -30,33 +32,31 @@ enum class Stage : std::uint8_t {
 // Every table Sluice knows, in declaration order. IDs follow this order among the tables that
 // some feature declared; features never write table numbers.
 enum class Table : std::uint8_t {
-  kClassifier,      // classify by in_port: pod, tunnel, gateway, uplink; ARP vs IP
-  kSpoofGuard,      // drop pod packets whose source IP/MAC is not the pod's
-  kArpSpoofGuard,   // drop ARP whose sender is not the pod
-  kArpResponder,    // answer ARP for addresses the node owns (gateway, egress IPs)
-  kUnSnat,          // un-NAT replies to egress SNAT in kSnatCtZone
-  kConntrackZone,   // ct(zone=default,nat) to track and un-DNAT
-  kConntrackState,  // drop invalid connections, skip rules for established ones
-  kPreRoutingClassifier,
-  kEgressRule,
-  kL3Forwarding,      // route by destination: local pod, remote node (tunnel), gateway
-  kEgressMark,        // pick the Egress for traffic leaving the cluster
-  kL3DecTtl,          // dec_ttl on routed packets
-  kSnatMark,          // mark connections to be SNATed
-  kSnat,              // ct(commit,zone=snat,nat(src=EGRESS_IP)) on the egress node
-  kL2ForwardingCalc,  // destination MAC -> TargetOfPort
-  kIngressRule,
+  kClassifier,       // classify by in_port: pod, tunnel, gateway, uplink; ARP vs IP
+  kSpoofGuard,       // drop pod packets whose source IP/MAC is not the pod's
+  kArpResponder,     // answer ARP for addresses the node owns (gateway, egress IPs)
+  kUnSnat,           // un-NAT replies to egress SNAT in kSnatCtZone
+  kConntrackZone,    // ct(zone=default,nat) to track and un-DNAT
+  kConntrackState,   // drop invalid connections, skip rules for established ones
+  kL3Forwarding,     // route by destination: local pod, remote node (tunnel), gateway
+  kEgressMark,       // pick the Egress for traffic leaving the cluster
+  kL3DecTtl,         // dec_ttl on routed packets
+  kSnat,             // ct(commit,zone=snat,nat(src=EGRESS_IP)) on the egress node
   kConntrackCommit,  // commit new connections in the default zone
   kOutput,           // output:TargetOfPort
+  // br-phy: a plain switch for the node, except what OVS NATed and the egress IPs.
+  kPhysicalClassifier,  // tunnel and NATed traffic for the node, egress IPs, their ARP
+  kPhysicalConntrack,   // replies of connections OVS NATed go to br-int; the rest to the node
 };
-inline constexpr std::size_t kTableCount = static_cast<std::size_t>(Table::kOutput) + 1;
+inline constexpr std::size_t kTableCount = static_cast<std::size_t>(Table::kPhysicalConntrack) + 1;
 
 // What a table does with a packet no flow matches: its priority-0 flow.
-enum class MissAction : std::uint8_t { kNext, kDrop, kNormal };
+enum class MissAction : std::uint8_t { kNext, kDrop, kNormal, kLocal };
 
 struct TableSpec {
   Table table;
   std::string_view name;  // Antrea-like, e.g. "L3Forwarding"; sluicectl prints it
+  Bridge bridge;
   Stage stage;
   MissAction miss;
 };
@@ -84,6 +84,7 @@ struct AllocatedTable {
 // The allocated pipeline. Immutable; owned by the agent (tests make their own).
 class Pipeline {
  public:
+  Bridge bridge() const { return bridge_; }
   TableRef table(Table table) const { return TableRef{this, table}; }
 
   std::optional<std::uint8_t> id(Table table) const;
@@ -103,21 +104,24 @@ class Pipeline {
 
  private:
   friend class PipelineBuilder;
+  Bridge bridge_ = Bridge::kIntegration;
   std::vector<AllocatedTable> tables_;
   std::array<std::optional<std::uint8_t>, kTableCount> ids_{};
 };
 
-// Collects the tables each feature needs, then allocates IDs.
+// Collects the tables each feature needs, on either bridge, then allocates IDs per bridge.
 //   PipelineBuilder builder;
-//   builder.declare("pod", {Table::kClassifier, Table::kSpoofGuard, Table::kL2ForwardingCalc});
+//   builder.declare("pod", {Table::kClassifier, Table::kSpoofGuard, Table::kPhysicalClassifier});
 //   builder.declare("egress", {Table::kEgressMark, Table::kSnat});
-//   Pipeline pipeline = builder.build();
+//   Pipeline integration = builder.build();
+//   Pipeline physical = builder.build(Bridge::kPhysical);
 class PipelineBuilder {
  public:
   PipelineBuilder& declare(std::string_view feature, std::initializer_list<Table> tables);
   PipelineBuilder& declare(std::string_view feature, const std::vector<Table>& tables);
-  // Classifier is always allocated (as table 0): every packet enters there.
-  Pipeline build() const;
+  // The bridge's first table (Classifier, PhysicalClassifier) is always allocated, as table 0:
+  // every packet enters there.
+  Pipeline build(Bridge bridge = Bridge::kIntegration) const;
 
  private:
   std::array<std::vector<std::string>, kTableCount> declaredBy_{};

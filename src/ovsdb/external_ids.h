@@ -4,8 +4,8 @@
 
 namespace sluice::ovsdb::keys {
 
-// On the integration bridge (br-int): the node name, and the flow syncer's restart round
-// (decimal) that flow cookies carry.
+// On the integration bridge (br-int): the node name. On br-int and on br-phy: the bridge's flow
+// syncer's restart round (decimal) that flow cookies carry (ovsdb::OvsdbRoundStore).
 inline constexpr const char* kNode = "sluice-node";
 inline constexpr const char* kRound = "sluice-round";
 

@@ -12,6 +12,10 @@
 #include "agent/features/egress.h"
 #include "ofctl_oracle.h"
 #include "ofrules/flow_builder.h"
+#include "ofrules/flow_encoder.h"
+#include "ofrules/flow_syncer.h"
+#include "ofrules/round_store.h"
+#include "testing/ovs_sandbox.h"
 
 namespace sluice::agent::features {
 namespace {
@@ -35,6 +39,7 @@ json listing1(const std::string& node) {
 
 struct Fixture {
   Pipeline pipeline;
+  Pipeline physical;
   NodeNetwork node{"node01",
                    *parseIpv4("10.10.2.1"),
                    *parseCidr("10.244.1.0/24"),
@@ -46,6 +51,7 @@ struct Fixture {
     declarePodNetworkTables(builder);
     declareEgressTables(builder);
     pipeline = builder.build();
+    physical = builder.build(Bridge::kPhysical);
     inputs.namespaceLabels = {{"prod", {{"env", "prod"}}}, {"dev", {{"env", "dev"}}}};
     inputs.nodeIps = {{"node01", *parseIpv4("10.10.2.1")}, {"node02", *parseIpv4("10.10.2.2")}};
     inputs.pods = {{"pod:web", "prod", "web-1", {{"role", "web"}}, *parseIpv4("10.244.1.5")},
@@ -73,7 +79,7 @@ TEST_CASE("Listing 1 selects prod web pods only and tunnels them to the egress n
   auto policy = decodeEgressPolicy(listing1("node02"));
   REQUIRE(policy);
   fixture.inputs.policies = {*policy};
-  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  auto flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   REQUIRE(flows);
   const auto lines = fixture.lines(*flows);
   CHECK(has(lines, {"nw_src=10.244.1.5", "set_field:10.10.2.2->tun_dst", "tun_id"}));
@@ -90,7 +96,7 @@ TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the float
           "[unit]") {
   Fixture fixture;
   fixture.inputs.policies = {*decodeEgressPolicy(listing1("node01"))};
-  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  auto flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   REQUIRE(flows);
   const auto lines = fixture.lines(*flows);
   CHECK(has(lines, {"nw_src=10.244.1.5", "goto_table"}));
@@ -99,7 +105,8 @@ TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the float
   REQUIRE(flows->heldIps.size() == 1);
   CHECK(floatingMac(flows->heldIps[0]) == "02:5c:0a:0a:00:08");
   REQUIRE(flows->physical.size() == 4);
-  // Another node's GARP for the IP overwrites the ARP responder (same key) with a drop.
+  // Another node's GARP for the IP makes br-phy learn a drop above the ARP responder, with its own
+  // key and a cookie no syncer installs (round 0), so the responder stays as the syncer left it.
   const auto responder = std::find_if(flows->physical.begin(), flows->physical.end(),
                                       [](const Flow& flow) { return flow.priority == 240; });
   REQUIRE(responder != flows->physical.end());
@@ -107,12 +114,13 @@ TEST_CASE("the egress node SNATs to the egress IP and answers ARP with the float
   CHECK(std::any_of(flows->physical.begin(), flows->physical.end(), [](const Flow& flow) {
     return flow.priority == 250 && flow.match.find("arp_spa=10.10.0.8") != std::string::npos &&
            flow.actions ==
-               "learn(table=0,priority=240,eth_type=0x806,in_port=1,arp_op=1,arp_tpa=10.10.0.8),"
-               "NORMAL";
+               "learn(table=0,priority=245,delete_learned,cookie=" +
+                   renderHex(makeOwnerCookie(Category::kEgress, "egress-ip:10.10.0.8").encode()) +
+                   ",eth_type=0x806,in_port=1,arp_op=1,arp_tpa=10.10.0.8),NORMAL";
   }));
 
   fixture.inputs.fenced = true;  // cannot reach the controller: hold nothing, send nothing out
-  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   REQUIRE(flows);
   CHECK(flows->heldIps.empty());
   CHECK(has(fixture.lines(*flows), {"nw_src=10.244.1.5", "actions=drop"}));
@@ -177,7 +185,7 @@ TEST_CASE("a passive IP is SNATed for the tunnel without ARP or the floating MAC
   Fixture fixture;
   fixture.inputs.policies = {*decodeEgressPolicy(listing1("node02"))};
   fixture.inputs.passiveIps = {*parseIpv4("10.10.0.8")};
-  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  auto flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   REQUIRE(flows);
   const auto lines = fixture.lines(*flows);
   CHECK(flows->heldIps.empty());
@@ -188,7 +196,7 @@ TEST_CASE("a passive IP is SNATed for the tunnel without ARP or the floating MAC
   CHECK(flows->physical[0].match.find("nw_dst=10.10.0.8") != std::string::npos);
 
   fixture.inputs.fenced = true;
-  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   REQUIRE(flows);
   CHECK(flows->passiveIps.empty());
   CHECK(flows->physical.empty());
@@ -203,14 +211,15 @@ TEST_CASE("the oldest Egress wins a pod; destination and excluded CIDRs order by
   newerJson["metadata"]["creationTimestamp"] = "2026-11-26T09:00:00Z";
   auto newer = *decodeEgressPolicy(newerJson);
   fixture.inputs.policies = {newer, older};
-  auto lines = fixture.lines(*egressFlows(fixture.pipeline, fixture.node, fixture.inputs));
+  auto lines =
+      fixture.lines(*egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs));
   CHECK(has(lines, {"nw_src=10.244.1.5", "10.10.2.2->tun_dst"}));
 
   auto scoped = listing1("node02");
   scoped["spec"]["destinationCIDRs"] = {"203.0.113.0/24"};
   scoped["spec"]["excludedCIDRs"] = {"203.0.113.128/25"};
   fixture.inputs.policies = {*decodeEgressPolicy(scoped)};
-  const auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  const auto flows = *egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   std::map<std::string, int> priorityOf;
   for (const auto& flow : flows.integration) priorityOf[flow.match] = flow.priority;
   int destination = 0, excluded = 0;
@@ -243,7 +252,7 @@ TEST_CASE("a multi-IP Egress spreads pods over its IPs; an unplaced Egress fails
   Fixture fixture;
   auto unplaced = listing1("");
   fixture.inputs.policies = {*decodeEgressPolicy(unplaced)};
-  auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  auto flows = *egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   CHECK(has(fixture.lines(flows), {"nw_src=10.244.1.5", "actions=drop"}));
   REQUIRE_FALSE(flows.problems.empty());
   CHECK(flows.problems[0].reason == "NoEgressIP");
@@ -257,7 +266,7 @@ TEST_CASE("no cap on egress IPs per node; two IPs sharing a tunnel ID are a warn
   for (int i = 0; i < 600; ++i)
     many.assignments.push_back({static_cast<Ipv4>(*parseIpv4("10.20.0.0") + i), "node01", ""});
   fixture.inputs.policies = {many};
-  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  auto flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   REQUIRE(flows);
   CHECK(flows->heldIps.size() == 600);  // Antrea stops at 255 per node
   CHECK(flows->problems.empty());
@@ -267,7 +276,7 @@ TEST_CASE("no cap on egress IPs per node; two IPs sharing a tunnel ID are a warn
   clash.assignments = {{*parseIpv4("10.30.0.7"), "node01", ""},
                        {*parseIpv4("11.30.0.7"), "node01", ""}};
   fixture.inputs.policies = {clash};
-  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   REQUIRE(flows);
   CHECK(flows->heldIps == std::vector<Ipv4>{*parseIpv4("10.30.0.7")});
   REQUIRE(flows->problems.size() == 1);
@@ -291,11 +300,12 @@ TEST_CASE("fuzz regression: an Egress with wrong JSON types is an error, not a t
 TEST_CASE("a pod whose labels are not known yet sends nothing out while Egresses exist", "[unit]") {
   Fixture fixture;
   fixture.inputs.pods[1].labelsKnown = false;  // prod/other-1, not selected once known
-  auto flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);  // no Egress
+  auto flows =
+      egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);  // no Egress
   REQUIRE(flows);
   CHECK_FALSE(has(fixture.lines(*flows), {"nw_src=10.244.1.6"}));
   fixture.inputs.policies = {*decodeEgressPolicy(listing1("node02"))};
-  flows = egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   REQUIRE(flows);
   CHECK(has(fixture.lines(*flows), {"nw_src=10.244.1.6", "actions=drop"}));
   CHECK_FALSE(flows->podRoutes.contains(*parseIpv4("10.244.1.6")));
@@ -317,12 +327,106 @@ TEST_CASE("ovs-ofctl parses every egress flow", "[ovs]") {
   fixture.inputs.policies = {*decodeEgressPolicy(scoped), *decodeEgressPolicy(listing1("node02"))};
   fixture.inputs.policies[1].name = "other";
   fixture.inputs.policies[1].assignments = {{*parseIpv4("10.10.0.9"), "node02", ""}};
-  const auto flows = *egressFlows(fixture.pipeline, fixture.node, fixture.inputs);
+  const auto flows = *egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
   std::vector<Flow> all = flows.integration;
   all.insert(all.end(), flows.physical.begin(), flows.physical.end());
   const auto verdict = testing::ofctlParses(all);
   INFO(verdict.output);
   CHECK(verdict.accepted);
+}
+
+// br-phy as the agent runs it, in a sandbox: the uplink (ofport 1) and the patch (2) are
+// internal ports, the flows go through a FlowSyncer.
+struct PhysicalBridge {
+  static constexpr char kName[] = "br-phy-sa";
+  std::unique_ptr<sluice::testing::OvsSandbox> sandbox;
+  MemoryRoundStore rounds;
+  std::unique_ptr<FlowSyncer> syncer;
+
+  PhysicalBridge() {
+    auto started = sluice::testing::OvsSandbox::start({.namePrefix = "sl-stepaside"});
+    INFO((started ? std::string() : started.error().message));
+    REQUIRE(started);
+    sandbox = std::move(*started);
+    REQUIRE(sandbox->addBridge(kName));
+    for (const auto& [port, ofport] : {std::pair{"sa-uplink", 1}, std::pair{"sa-patch", 2}}) {
+      auto added = sandbox->run(std::string("ovs-vsctl --timeout=20 add-port ") + kName + " " +
+                                port + " -- set Interface " + port +
+                                " type=internal ofport_request=" + std::to_string(ofport));
+      INFO((added ? std::string() : added.error().message));
+      REQUIRE(added);
+    }
+    auto created = FlowSyncer::create(
+        FlowSyncerOptions{.connection = {.target = sandbox->bridgeTarget(kName)}}, rounds);
+    REQUIRE(created);
+    syncer = std::move(*created);
+  }
+  void install(const std::vector<Flow>& flows) {
+    REQUIRE(syncer->setFlows("egress-phy", flows));
+    auto synced = syncer->sync();
+    INFO((synced ? std::string() : synced.error().message));
+    REQUIRE(synced);
+  }
+  // ofproto/trace of a packet from the uplink; -generate runs learn() as a real packet would.
+  std::string trace(const std::string& packet, bool generate = false) const {
+    auto output =
+        sandbox->run("ovs-appctl -t " + sandbox->vswitchdControlPath() + " ofproto/trace " + kName +
+                     " '" + packet + "'" + (generate ? " -generate" : ""));
+    INFO((output ? std::string() : output.error().message));
+    REQUIRE(output);
+    return *output;
+  }
+  // Every desired flow is on the switch under its key with the cookie the syncer gave it.
+  bool switchMatchesRecord(const std::vector<Flow>& desired) const {
+    auto dumped = syncer->dumpFlows();
+    REQUIRE(dumped);
+    for (const auto& flow : desired) {
+      auto match = canonicalMatch(flow.key());
+      REQUIRE(match);
+      const bool found = std::any_of(dumped->begin(), dumped->end(), [&](const FlowStats& stats) {
+        return stats.table == flow.table && stats.priority == flow.priority &&
+               stats.match == *match && stats.cookie == syncer->cookieFor(flow);
+      });
+      if (!found) return false;
+    }
+    return true;
+  }
+};
+
+TEST_CASE("a foreign GARP silences the ARP responder without overwriting the syncer's flow",
+          "[ovs]") {
+  Fixture fixture;
+  fixture.inputs.policies = {*decodeEgressPolicy(listing1("node01"))};
+  const auto owned = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
+  REQUIRE(owned);
+  PhysicalBridge bridge;
+  bridge.install(owned->physical);
+  const std::string request = "in_port=1,arp,arp_op=1,arp_spa=10.10.0.99,arp_tpa=10.10.0.8";
+  CHECK_THAT(bridge.trace(request), Catch::Contains("02:5c:0a:0a:00:08->arp_sha"));
+
+  // Another node announces the IP: br-phy learns a drop for requests, above the responder.
+  bridge.trace("in_port=1,arp,arp_op=1,arp_spa=10.10.0.8,arp_tpa=10.10.0.8", true);
+  const auto silenced = bridge.trace(request);
+  INFO(silenced);
+  CHECK_THAT(silenced, Catch::Contains("Datapath actions: drop"));
+  // The responder is still on the switch as the syncer recorded it (key and cookie), so what it
+  // believes installed is true, and a sync has nothing to send.
+  CHECK(bridge.switchMatchesRecord(owned->physical));
+  REQUIRE(bridge.syncer->sync());
+  CHECK(bridge.syncer->counters().flowModsLastSync == 0);
+
+  // The owner re-asserts, as a claim does: passive while it asks, then the owner again. The
+  // learned drop goes with the flow that learned it, and the responder answers.
+  fixture.inputs.claimingIps = {*parseIpv4("10.10.0.8")};
+  const auto claiming =
+      egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
+  REQUIRE(claiming);
+  bridge.install(claiming->physical);
+  bridge.install(owned->physical);
+  CHECK(bridge.switchMatchesRecord(owned->physical));
+  const auto answered = bridge.trace(request);
+  INFO(answered);
+  CHECK_THAT(answered, Catch::Contains("02:5c:0a:0a:00:08->arp_sha"));
 }
 
 }  // namespace

@@ -295,16 +295,23 @@ TEST_CASE("a killed agent's datapath stops answering ARP for its IP once another
   // The agent dies; its node's OVS keeps forwarding (and would keep answering ARP).
   REQUIRE(lab.lab("node agent-stop " + first).ok());
   const auto second = thesis.waitForNewEgressNode(first);
-  // The new owner's gratuitous ARP made the old node's datapath overwrite its responder.
-  std::string responder;
+  // The new owner's gratuitous ARP made the old node's datapath learn a drop above its
+  // responder; the responder itself stays as the syncer installed it.
+  std::string learned;
   CHECK(waitFor(3s, [&] {
-    responder = lab.nodeExec(first,
-                             "ovs-ofctl dump-flows br-phy arp,arp_op=1,arp_tpa=10.10.0.8 | "
-                             "grep priority=240")
-                    .output;
-    return responder.find("actions=drop") != std::string::npos;
+    learned = lab.nodeExec(first,
+                           "ovs-ofctl dump-flows br-phy arp,arp_op=1,arp_tpa=10.10.0.8 | "
+                           "grep priority=245")
+                  .output;
+    return learned.find("actions=drop") != std::string::npos;
   }));
+  INFO(learned);
+  const auto responder = lab.nodeExec(first,
+                                      "ovs-ofctl dump-flows br-phy arp,arp_op=1,arp_tpa=10.10.0.8 "
+                                      "| grep priority=240")
+                             .output;
   INFO(responder);
+  CHECK(responder.find("IN_PORT") != std::string::npos);
   // On the wire, one answer per request: only the new owner answers.
   const auto arping = lab.ext("arping -c 3 -w 5 -i eth0 10.10.0.8");
   INFO(arping.output);

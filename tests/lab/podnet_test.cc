@@ -49,6 +49,15 @@ TEST_CASE("pods on three nodes reach each other, over TCP too, and the outside w
     }
   }
 
+  // TTL: a neighbour pod on the same node is switched (64); a pod on another node is two routed
+  // hops away, this node's gateway and the other's (62), as with Antrea.
+  const auto sameNode = lab.exec("p1a", "ping -c 1 -W 1 " + pods[1].second);
+  INFO(sameNode.output);
+  CHECK_THAT(sameNode.output, Catch::Contains("ttl=64"));
+  const auto otherNode = lab.exec("p1a", "ping -c 1 -W 1 " + pods[2].second);
+  INFO(otherNode.output);
+  CHECK_THAT(otherNode.output, Catch::Contains("ttl=62"));
+
   // TCP across nodes: a bounded iperf3 server in p2a, a client in p1a.
   REQUIRE(lab.exec("p2a", "(timeout 20 iperf3 -s -1 >/dev/null 2>&1 &)").ok());
   CommandResult client;
@@ -94,7 +103,8 @@ TEST_CASE("deleting a pod removes its port, its flows and its IP", "[lab]") {
     return lab.nodeExec("node01", "cat " + lab.stateDir() + "/nodes/node01/state/ipam.json").output;
   };
   CHECK(ports() == "1\n");
-  CHECK(count(flows(), "nw_dst=" + ip) == 1);
+  // Delivery to the pod: switched (to its own MAC) and routed (through L3DecTTL).
+  CHECK(count(flows(), "nw_dst=" + ip) == 2);
   CHECK(count(ipam(), ip) == 1);
   REQUIRE(lab.lab("pod del gone").ok());
   CHECK(ports() == "0\n");

@@ -1,9 +1,8 @@
-// Golden flows and groups covering every match and action the builders offer.
+// Golden flows covering every match and action the builder offers.
 #include "golden_cases.h"
 
 #include "ofrules/fields.h"
 #include "ofrules/flow_builder.h"
-#include "ofrules/group_builder.h"
 
 namespace sluice::ofrules::testing {
 namespace {
@@ -48,17 +47,17 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .build(),
       line(0, 200, ",in_port=3 actions=load:0x1->NXM_NX_REG0[0..3],goto_table:1"));
   add("eth src/dst/type",
-      flow(Table::kL2ForwardingCalc, 200)
+      flow(Table::kConntrackCommit, 200)
           .matchEthSrc("AA:BB:CC:00:00:01")
           .matchEthDst("01:00:00:00:00:00/01:00:00:00:00:00")
           .matchEthType(0x88cc)
           .drop()
           .build(),
-      line(14, 200,
+      line(10, 200,
            ",dl_src=aa:bb:cc:00:00:01,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,dl_type=0x88cc "
            "actions=drop"));
   add("arp op/spa/tpa/sha/tha",
-      flow(Table::kArpSpoofGuard, 200)
+      flow(Table::kSpoofGuard, 200)
           .matchProtocol(Protocol::kArp)
           .matchInPort(5)
           .matchArpOp(1)
@@ -68,10 +67,10 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchArpTha("00:00:00:00:00:00")
           .gotoTable(Table::kArpResponder)
           .build(),
-      line(2, 200,
+      line(1, 200,
            ",arp,in_port=5,arp_op=1,arp_spa=10.244.1.5,arp_tpa=10.244.1.0/"
            "24,arp_sha=aa:bb:cc:00:00:05,"
-           "arp_tha=00:00:00:00:00:00 actions=goto_table:3"));
+           "arp_tha=00:00:00:00:00:00 actions=goto_table:2"));
   add("ip src/dst with masks",
       flow(Table::kL3Forwarding, 200)
           .matchProtocol(Protocol::kIp)
@@ -79,31 +78,35 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchIpSrc("10.0.0.0/8")
           .gotoNextTable()
           .build(),
-      line(9, 200, ",ip,nw_src=10.0.0.0/8,nw_dst=10.244.2.0/24 actions=goto_table:10"));
+      line(6, 200, ",ip,nw_src=10.0.0.0/8,nw_dst=10.244.2.0/24 actions=goto_table:7"));
   add("ip /0 is no match",
       flow(Table::kL3Forwarding, 10).matchProtocol(Protocol::kIp).matchIpDst("0.0.0.0/0").build(),
-      line(9, 10, ",ip actions=drop"));
+      line(6, 10, ",ip actions=drop"));
   add("ip proto",
       flow(Table::kSpoofGuard, 100).matchProtocol(Protocol::kIp).matchIpProto(132).drop().build(),
       line(1, 100, ",ip,nw_proto=132 actions=drop"));
   add("tcp ports",
-      flow(Table::kEgressRule, 100)
+      flow(Table::kConntrackState, 100)
           .matchProtocol(Protocol::kTcp)
           .matchTcpDst(443)
           .matchTcpSrc(1024)
           .gotoTable(Table::kL3Forwarding)
           .build(),
-      line(8, 100, ",tcp,tp_src=1024,tp_dst=443 actions=goto_table:9"));
+      line(5, 100, ",tcp,tp_src=1024,tp_dst=443 actions=goto_table:6"));
   add("udp ports",
-      flow(Table::kEgressRule, 100).matchProtocol(Protocol::kUdp).matchUdpDst(53).drop().build(),
-      line(8, 100, ",udp,tp_dst=53 actions=drop"));
+      flow(Table::kConntrackState, 100)
+          .matchProtocol(Protocol::kUdp)
+          .matchUdpDst(53)
+          .drop()
+          .build(),
+      line(5, 100, ",udp,tp_dst=53 actions=drop"));
   add("icmp",
-      flow(Table::kEgressRule, 90)
+      flow(Table::kConntrackState, 90)
           .matchProtocol(Protocol::kIcmp)
           .matchIpSrc("10.244.1.5")
           .drop()
           .build(),
-      line(8, 90, ",icmp,nw_src=10.244.1.5 actions=drop"));
+      line(5, 90, ",icmp,nw_src=10.244.1.5 actions=drop"));
   add("register fields combine per register",
       flow(Table::kOutput, 200)
           .matchMark(kOfPortFound)
@@ -111,7 +114,7 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchField(kEgressId, 70000)
           .outputField(kTargetOfPort)
           .build(),
-      line(17, 200, ",reg0=0x102/0x10f,reg2=0x11170 actions=output:NXM_NX_REG1[]"));
+      line(11, 200, ",reg0=0x102/0x10f,reg2=0x11170 actions=output:NXM_NX_REG1[]"));
   add("ct_state, ct_mark, ct_zone",
       flow(Table::kConntrackState, 200)
           .matchProtocol(Protocol::kIp)
@@ -120,21 +123,21 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchCtZone(kSnatCtZone)
           .gotoTable(Table::kL3Forwarding)
           .build(),
-      line(6, 200, ",ip,ct_state=-new+rpl+trk,ct_mark=0x2/0x2,ct_zone=65521 actions=goto_table:9"));
+      line(5, 200, ",ip,ct_state=-new+rpl+trk,ct_mark=0x2/0x2,ct_zone=65521 actions=goto_table:6"));
   add("full ct_mark bits",
       flow(Table::kConntrackState, 190)
-          .matchMark(kCtFromGatewayMark)
+          .matchMark(kTestCtFromGatewayMark)
           .matchField(kCtEgressSnat, 0)
           .drop()
           .build(),
-      line(6, 190, ",ct_mark=0x1/0x3 actions=drop"));
+      line(5, 190, ",ct_mark=0x1/0x3 actions=drop"));
   add("ct_state invalid",
       flow(Table::kConntrackState, 190)
           .matchProtocol(Protocol::kIp)
           .matchCtState(CtState().with(CtFlag::kInv).with(CtFlag::kTrk))
           .drop()
           .build(),
-      line(6, 190, ",ip,ct_state=+inv+trk actions=drop"));
+      line(5, 190, ",ip,ct_state=+inv+trk actions=drop"));
   add("tunnel id/src/dst",
       flow(Table::kClassifier, 200)
           .matchInPort(2)
@@ -146,11 +149,11 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .build(),
       line(0, 200,
            ",in_port=2,tun_id=0x1234,tun_src=192.168.1.11,tun_dst=192.168.1.12 "
-           "actions=load:0x2->NXM_NX_REG0[0..3],goto_table:4"));
-  add("pkt_mark", flow(Table::kSnatMark, 100).matchPktMark(0x10, 0xf0).drop().build(),
-      line(12, 100, ",pkt_mark=0x10/0xf0 actions=drop"));
-  add("pkt_mark exact", flow(Table::kSnatMark, 100).matchPktMark(7).drop().build(),
-      line(12, 100, ",pkt_mark=0x7 actions=drop"));
+           "actions=load:0x2->NXM_NX_REG0[0..3],goto_table:3"));
+  add("pkt_mark", flow(Table::kL3DecTtl, 100).matchPktMark(0x10, 0xf0).drop().build(),
+      line(8, 100, ",pkt_mark=0x10/0xf0 actions=drop"));
+  add("pkt_mark exact", flow(Table::kL3DecTtl, 100).matchPktMark(7).drop().build(),
+      line(8, 100, ",pkt_mark=0x7 actions=drop"));
 
   // ---- actions ----
   add("output, in_port, local, normal",
@@ -161,16 +164,41 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .outputLocal()
           .normal()
           .build(),
-      line(17, 100, ",in_port=1 actions=output:7,IN_PORT,LOCAL,NORMAL"));
+      line(11, 100, ",in_port=1 actions=output:7,IN_PORT,LOCAL,NORMAL"));
+  add("in_port=LOCAL",
+      flow(Table::kClassifier, 150)
+          .matchProtocol(Protocol::kIp)
+          .matchInPortLocal()
+          .output(1)
+          .build(),
+      line(0, 150, ",ip,in_port=LOCAL actions=output:1"));
+  add("learn a drop",
+      flow(Table::kClassifier, 140)
+          .matchProtocol(Protocol::kArp)
+          .matchArpOp(1)
+          .learn(LearnAction()
+                     .table(Table::kClassifier)
+                     .priority(145)
+                     .cookie(0x42)
+                     .deleteLearned()
+                     .matchEthType(0x806)
+                     .match(kInPort, 1)
+                     .match(kArpOp, 1)
+                     .match(kArpTpa, "10.10.0.8"))
+          .normal()
+          .build(),
+      line(0, 140,
+           ",arp,arp_op=1 actions=learn(table=0,priority=145,delete_learned,cookie=0x42,"
+           "eth_type=0x806,in_port=1,arp_op=1,arp_tpa=10.10.0.8),NORMAL"));
   add("output to a register range",
       flow(Table::kOutput, 90)
           .matchMark(kOfPortFound)
           .outputField(Field{"Port16", FieldSpace::kRegister, 5, 0, 15, "test"})
           .build(),
-      line(17, 90, ",reg0=0x100/0x100 actions=output:NXM_NX_REG5[0..15]"));
+      line(11, 90, ",reg0=0x100/0x100 actions=output:NXM_NX_REG5[0..15]"));
   add("controller, plain",
       flow(Table::kOutput, 80).matchProtocol(Protocol::kArp).controller().build(),
-      line(17, 80, ",arp actions=controller"));
+      line(11, 80, ",arp actions=controller"));
   add("controller with options",
       flow(Table::kOutput, 70)
           .matchProtocol(Protocol::kIp)
@@ -179,27 +207,27 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
                                         .userdata = {0x01, 0xab},
                                         .pause = true})
           .build(),
-      line(17, 70, ",ip actions=controller(max_len=128,reason=no_match,userdata=01.ab,pause)"));
+      line(11, 70, ",ip actions=controller(max_len=128,reason=no_match,userdata=01.ab,pause)"));
   add("resubmit",
       flow(Table::kL3Forwarding, 100)
           .matchProtocol(Protocol::kIp)
           .decTtl()
-          .resubmit(Table::kL2ForwardingCalc)
+          .resubmit(Table::kConntrackCommit)
           .build(),
-      line(9, 100, ",ip actions=dec_ttl,resubmit(,14)"));
+      line(6, 100, ",ip actions=dec_ttl,resubmit(,10)"));
   add("load, move",
-      flow(Table::kL2ForwardingCalc, 200)
+      flow(Table::kConntrackCommit, 200)
           .matchEthDst("aa:bb:cc:00:00:05")
           .load(kTargetOfPort, 5)
           .loadMark(kOfPortFound)
-          .move(kPacketSource, kPacketDestination)
+          .move(kPacketSource, kTestPacketDestination)
           .move(kInPort, Subfield(kTargetOfPort.nxmName(), 0, 15, 32))
           .gotoTable(Table::kOutput)
           .build(),
-      line(14, 200,
+      line(10, 200,
            ",dl_dst=aa:bb:cc:00:00:05 actions=load:0x5->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[8],"
            "move:NXM_NX_REG0[0..3]->NXM_NX_REG0[4..7],move:NXM_OF_IN_PORT[]->NXM_NX_REG1[0..15],"
-           "goto_table:17"));
+           "goto_table:11"));
   add("set_field header fields, tunnel dst, group",
       flow(Table::kL3Forwarding, 190)
           .matchProtocol(Protocol::kIp)
@@ -212,7 +240,7 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .setField(kPktMark, 0x1)
           .group(7)
           .build(),
-      line(9, 190,
+      line(6, 190,
            ",ip,nw_dst=10.244.2.0/24 "
            "actions=mod_dl_src:aa:bb:cc:00:00:01,mod_dl_dst:aa:bb:cc:00:00:02,"
            "set_field:192.168.1.12->tun_dst,set_field:0x1234->tun_id,set_field:10.244.2.7->ip_dst,"
@@ -228,25 +256,25 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
                   .zone(kSnatCtZone)
                   .natSrc("192.0.2.10")
                   .loadMark(kCtEgressSnatMark)
-                  .table(Table::kL2ForwardingCalc))
+                  .table(Table::kConntrackCommit))
           .build(),
-      line(13, 200,
+      line(9, 200,
            ",ip,reg0=0x200/0x200,reg2=0x3,ct_state=+new+trk "
            "actions=ct(commit,zone=65521,nat(src=192.0.2.10),exec(load:0x1->NXM_NX_CT_MARK[1]),"
-           "table=14)"));
+           "table=10)"));
   add("ct un-NAT",
       flow(Table::kUnSnat, 200)
           .matchProtocol(Protocol::kIp)
           .matchIpDst("192.0.2.10")
           .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kConntrackZone))
           .build(),
-      line(4, 200, ",ip,nw_dst=192.0.2.10 actions=ct(zone=65521,nat,table=5)"));
+      line(3, 200, ",ip,nw_dst=192.0.2.10 actions=ct(zone=65521,nat,table=4)"));
   add("ct track in default zone",
       flow(Table::kConntrackZone, 200)
           .matchProtocol(Protocol::kIp)
           .ct(CtAction().zone(kDefaultCtZone).nat().table(Table::kConntrackState))
           .build(),
-      line(5, 200, ",ip actions=ct(zone=65520,nat,table=6)"));
+      line(4, 200, ",ip actions=ct(zone=65520,nat,table=5)"));
   add("ct commit, zone from register, nat range, dst",
       flow(Table::kConntrackCommit, 200)
           .matchProtocol(Protocol::kIp)
@@ -258,9 +286,9 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .gotoTable(Table::kOutput)
           .build(),
       line(
-          16, 200,
+          10, 200,
           ",ip,ct_state=+new+trk "
-          "actions=ct(commit,zone=NXM_NX_REG5[0..15],nat(dst=10.96.0.1-10.96.0.3)),goto_table:17"));
+          "actions=ct(commit,zone=NXM_NX_REG5[0..15],nat(dst=10.96.0.1-10.96.0.3)),goto_table:11"));
   add("ct commit with two marks",
       flow(Table::kConntrackCommit, 190)
           .matchProtocol(Protocol::kIp)
@@ -268,13 +296,13 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .ct(CtAction()
                   .commit()
                   .zone(kDefaultCtZone)
-                  .loadMark(kCtFromGatewayMark)
+                  .loadMark(kTestCtFromGatewayMark)
                   .load(kCtEgressSnat, 0))
           .gotoTable(Table::kOutput)
           .build(),
-      line(16, 190,
+      line(10, 190,
            ",ip,reg0=0x3/0xf actions=ct(commit,zone=65520,exec(load:0x1->NXM_NX_CT_MARK[0],"
-           "load:0x0->NXM_NX_CT_MARK[1])),goto_table:17"));
+           "load:0x0->NXM_NX_CT_MARK[1])),goto_table:11"));
   add("ARP responder",
       flow(Table::kArpResponder, 200)
           .matchProtocol(Protocol::kArp)
@@ -282,43 +310,12 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchArpTpa("192.0.2.10")
           .arpReply("aa:bb:cc:dd:ee:01", "192.0.2.10")
           .build(),
-      line(3, 200,
+      line(2, 200,
            ",arp,arp_op=1,arp_tpa=192.0.2.10 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
            "set_field:aa:bb:cc:dd:ee:01->eth_src,set_field:0x2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_"
            "NX_ARP_THA[],"
            "set_field:aa:bb:cc:dd:ee:01->arp_sha,move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
            "set_field:192.0.2.10->arp_spa,IN_PORT"));
-  return cases;
-}
-
-std::vector<GoldenGroup> goldenGroups(const Pipeline& pipeline) {
-  std::vector<GoldenGroup> cases;
-  auto add = [&](std::string name, Result<Group> built, std::string expected) {
-    cases.push_back(GoldenGroup{std::move(name), std::move(built), std::move(expected)});
-  };
-  add("select with weights",
-      GroupBuilder(1, GroupType::kSelect)
-          .bucket(10, BucketActions(pipeline).setTunnelDst("192.168.1.11").output(2))
-          .bucket(20, BucketActions(pipeline)
-                          .setTunnelDst("192.168.1.12")
-                          .load(kEgressId, 4)
-                          .resubmit(Table::kOutput))
-          .build(),
-      "group_id=1,type=select,bucket=weight:10,actions=set_field:192.168.1.11->tun_dst,output:2,"
-      "bucket=weight:20,actions=set_field:192.168.1.12->tun_dst,load:0x4->NXM_NX_REG2[],resubmit(,"
-      "17)");
-  add("all",
-      GroupBuilder(2, GroupType::kAll)
-          .bucket(BucketActions(pipeline).output(3))
-          .bucket(BucketActions(pipeline).output(4))
-          .build(),
-      "group_id=2,type=all,bucket=actions=output:3,bucket=actions=output:4");
-  add("indirect",
-      GroupBuilder(3, GroupType::kIndirect)
-          .bucket(BucketActions(pipeline).decTtl().output(5))
-          .build(),
-      "group_id=3,type=indirect,bucket=actions=dec_ttl,output:5");
-  add("empty select", GroupBuilder(4, GroupType::kSelect).build(), "group_id=4,type=select");
   return cases;
 }
 

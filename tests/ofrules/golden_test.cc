@@ -5,7 +5,6 @@
 
 #include "golden_cases.h"
 #include "ofrules/flow_builder.h"
-#include "ofrules/group_builder.h"
 
 namespace sluice::ofrules::testing {
 namespace {
@@ -28,15 +27,6 @@ TEST_CASE("golden flows have distinct keys", "[unit]") {
     REQUIRE(golden.flow.ok());
     INFO(golden.name);
     CHECK(keys.insert(golden.flow->key()).second);
-  }
-}
-
-TEST_CASE("every golden group builds and renders its golden string", "[unit]") {
-  Pipeline pipeline = fullPipeline();
-  for (const auto& golden : goldenGroups(pipeline)) {
-    INFO(golden.name);
-    if (!golden.group.ok()) FAIL(golden.group.error().message);
-    CHECK(renderGroup(*golden.group) == golden.expected);
   }
 }
 

@@ -13,7 +13,6 @@
 
 #include "golden_cases.h"
 #include "ofrules/flow_builder.h"
-#include "ofrules/group_builder.h"
 
 namespace sluice::ofrules::testing {
 namespace {
@@ -108,19 +107,6 @@ TEST_CASE("ovs-ofctl parses each golden flow on its own", "[ovs]") {
     auto result = parseFlows({renderFlow(*golden.flow)}, dir);
     INFO(golden.name << ": " << renderFlow(*golden.flow) << "\n" << result.output);
     CHECK(result.exitCode == 0);
-  }
-}
-
-TEST_CASE("ovs-ofctl parses every golden group", "[ovs]") {
-  Pipeline pipeline = fullPipeline();
-  for (const auto& golden : goldenGroups(pipeline)) {
-    REQUIRE(golden.group.ok());
-    std::string text = renderGroup(*golden.group);
-    REQUIRE(text.find('\'') == std::string::npos);
-    auto result = run(std::string(kOvsOfctl) + " -O OpenFlow15 parse-group '" + text + "'");
-    INFO(golden.name << ": " << text << "\n" << result.output);
-    CHECK(result.exitCode == 0);
-    CHECK(countOccurrences(result.output, "OFPT_GROUP_MOD") == 1);
   }
 }
 

@@ -10,6 +10,8 @@
 
 #include "ofrules/flow_syncer.h"
 #include "ofrules/round_store.h"
+#include "ovsdb/ovsdb_round_store.h"
+#include "ovsdb/transport.h"
 #include "sync_test_support.h"
 #include "testing/subprocess.h"
 
@@ -299,7 +301,10 @@ std::vector<Flow> forwardingFlows() {
 TEST_CASE("a restarted syncer deletes only stale flows and loses no packet", "[ovs]") {
   auto sandbox = test::startSandboxWithBridge();
   TwoHosts hosts(*sandbox);
-  VsctlRoundStore rounds({.dbRemote = sandbox->dbRemote(), .bridge = test::kBridge});
+  auto transport = ovsdb::UnixSocketTransport::open(sandbox->dbRemote());
+  REQUIRE(transport.ok());
+  ovsdb::OvsdbClient ovsdb(std::move(*transport));
+  ovsdb::OvsdbRoundStore rounds(ovsdb, test::kBridge);
   auto stale = egressFlows(50, 200);
 
   auto first = FlowSyncer::create(test::syncerOptions(*sandbox), rounds);

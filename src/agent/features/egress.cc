@@ -4,12 +4,14 @@
 #include "agent/features/egress.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <set>
 
+#include "agent/features/priorities.h"
+#include "common/hash.h"
+#include "common/mac_address.h"
 #include "kube/resource.h"
-#include "ofrules/feature.h"
 #include "ofrules/fields.h"
+#include "ofrules/flow.h"
 #include "ofrules/flow_builder.h"
 
 namespace sluice::agent::features {
@@ -19,15 +21,6 @@ using namespace sluice::ofrules;
 using nlohmann::json;
 
 std::string text(Ipv4 address) { return formatIpv4(address); }
-
-std::uint64_t fnv(const std::string& key) {
-  std::uint64_t hash = 1469598103934665603ull;
-  for (char c : key) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
 
 Result<std::vector<Cidr>> cidrList(const json& spec, const std::string& field) {
   std::vector<Cidr> cidrs;
@@ -63,22 +56,83 @@ FlowBuilder flow(const Pipeline& pipeline, Table table, std::uint16_t priority, 
   return builder;
 }
 
-// br-phy priorities of an owned egress IP (the pod network's br-phy flows stay at or below 210).
-constexpr std::uint16_t kArpResponderPriority = 240;
+constexpr std::uint16_t kArpEthType = 0x806;
 
 enum class Ownership {
   kOwner,    // answers ARP, sends with the floating MAC
   kPassive,  // SNATs what the tunnel brings, sends with the node's own MAC
 };
 
+// The cookie of the drops an owned egress IP's step-aside learns: the IP's own owner, in round 0,
+// which no syncer ever installs in. Learned flows belong to the switch, not to any syncer.
+Cookie steppedAsideCookie(Ipv4 egressIp) {
+  return makeOwnerCookie(Category::kEgress, "egress-ip:" + text(egressIp));
+}
+
+// br-phy, for one egress IP this node serves.
+void appendPhysicalFlows(const Pipeline& physical, Ipv4 egressIp, Ownership ownership,
+                         Cookie cookie, std::vector<Result<Flow>>& flows) {
+  const auto ip = text(egressIp);
+  // What the uplink brings for the IP goes to br-int, to be un-SNATed there.
+  flows.push_back(flow(physical, Table::kPhysicalClassifier, kPriorityPhysicalEgressIp, cookie)
+                      .matchProtocol(Protocol::kIp)
+                      .matchInPort(kUplinkOfPort)
+                      .matchIpDst(ip)
+                      .output(kPhyPatchOfPort)
+                      .build());
+  // Passive: br-phy's NORMAL sends with the node's MAC, so the underlay keeps learning the
+  // floating MAC from the owner only.
+  if (ownership == Ownership::kPassive) return;
+  const auto mac = floatingMac(egressIp);
+  flows.push_back(flow(physical, Table::kPhysicalClassifier, kPriorityPhysicalArpResponder, cookie)
+                      .matchProtocol(Protocol::kArp)
+                      .matchInPort(kUplinkOfPort)
+                      .matchArpOp(1)
+                      .matchArpTpa(ip)
+                      .arpReply(mac, ip)
+                      .build());
+  // A gratuitous ARP for the IP from another node means that node has taken the IP over. An
+  // agent that is alive has released it by then; one that was killed cannot, so the datapath
+  // steps aside by itself: it learns a drop for ARP requests for the IP, above the responder, so
+  // the IP has one owner on the wire even while this agent is dead. The drop has its own key and
+  // cookie: the responder the syncer installed stays as it recorded it. delete_learned: when this
+  // flow goes (the IP released or turned passive, as an owner does before it claims the IP
+  // again), the drop goes with it; a restarted agent's first sync deletes it as a flow nobody
+  // wants.
+  flows.push_back(flow(physical, Table::kPhysicalClassifier, kPriorityPhysicalStepAside, cookie)
+                      .matchProtocol(Protocol::kArp)
+                      .matchInPort(kUplinkOfPort)
+                      .matchArpOp(1)
+                      .matchArpSpa(ip)
+                      .matchArpTpa(ip)
+                      .learn(LearnAction()
+                                 .table(Table::kPhysicalClassifier)
+                                 .priority(kPriorityPhysicalSteppedAside)
+                                 .cookie(steppedAsideCookie(egressIp).encode())
+                                 .deleteLearned()
+                                 .matchEthType(kArpEthType)
+                                 .match(kInPort, kUplinkOfPort)
+                                 .match(kArpOp, 1)
+                                 .match(kArpTpa, ip))
+                      .normal()
+                      .build());
+  flows.push_back(flow(physical, Table::kPhysicalClassifier, kPriorityPhysicalEgressIp, cookie)
+                      .matchProtocol(Protocol::kIp)
+                      .matchInPortLocal()
+                      .matchIpSrc(ip)
+                      .modDlSrc(mac)
+                      .output(kUplinkOfPort)
+                      .build());
+}
+
 // What the egress node installs for one egress IP it serves.
-void appendSnatFlows(const Pipeline& pipeline, const NodeNetwork& node, Ipv4 egressIp,
-                     Ownership ownership, std::vector<Result<Flow>>& flows,
-                     std::vector<Flow>& physical) {
+void appendSnatFlows(const Pipeline& pipeline, const Pipeline& physicalPipeline,
+                     const NodeNetwork& node, Ipv4 egressIp, Ownership ownership,
+                     std::vector<Result<Flow>>& flows, std::vector<Result<Flow>>& physical) {
   const auto id = egressTunnelId(egressIp);
   const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress-ip:" + text(egressIp));
   const auto ip = text(egressIp);
-  flows.push_back(flow(pipeline, Table::kEgressMark, 200, cookie)
+  flows.push_back(flow(pipeline, Table::kEgressMark, kPriorityEgressFromTunnel, cookie)
                       .matchProtocol(Protocol::kIp)
                       .matchMark(kFromTunnel)
                       .matchTunnelId(id)
@@ -87,7 +141,7 @@ void appendSnatFlows(const Pipeline& pipeline, const NodeNetwork& node, Ipv4 egr
                       .gotoTable(Table::kSnat)
                       .build());
   flows.push_back(
-      flow(pipeline, Table::kSnat, 210, cookie)
+      flow(pipeline, Table::kSnat, kPrioritySnatEgress, cookie)
           .matchProtocol(Protocol::kIp)
           .matchMark(kSnatHere)
           .matchField(kEgressId, id)
@@ -95,63 +149,26 @@ void appendSnatFlows(const Pipeline& pipeline, const NodeNetwork& node, Ipv4 egr
           .modDlDst(node.gatewayMac)
           .output(kGatewayOfPort)
           .build());
-  flows.push_back(flow(pipeline, Table::kUnSnat, 200, cookie)
+  flows.push_back(flow(pipeline, Table::kUnSnat, kPriorityUnSnat, cookie)
                       .matchProtocol(Protocol::kIp)
                       .matchMark(kFromUplink)
                       .matchIpDst(ip)
                       .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kL3Forwarding))
                       .build());
-  const auto phyCookie = cookie.encode();
-  const auto uplink = std::to_string(kUplinkOfPort);
-  physical.push_back(Flow{0, 220, "ip,in_port=" + uplink + ",nw_dst=" + ip,
-                          "output:" + std::to_string(kPhyPatchOfPort), phyCookie});
-  // Passive: br-phy's NORMAL sends with the node's MAC, so the underlay keeps learning the
-  // floating MAC from the owner only.
-  if (ownership == Ownership::kPassive) return;
-  const auto mac = floatingMac(egressIp);
-  std::string arpReply = "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:";
-  arpReply += mac;
-  arpReply +=
-      ",load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-      "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:";
-  arpReply += mac;
-  arpReply += "->arp_sha,set_field:";
-  arpReply += ip;
-  arpReply += "->arp_spa,IN_PORT";
-  const auto arpRequest = "arp,in_port=" + uplink + ",arp_op=1,arp_tpa=" + ip;
-  physical.push_back(Flow{0, kArpResponderPriority, arpRequest, arpReply, phyCookie});
-  // A gratuitous ARP for the IP from another node means that node has taken the IP over. An
-  // agent that is alive has released it by then; one that was killed cannot, so the datapath
-  // steps aside by itself: learn() overwrites the responder above (same table, priority and
-  // match) with a drop, and the IP has one owner on the wire even while this agent is dead.
-  // A restarted agent re-adds or deletes the responder, which ends the suppression.
-  std::string stepAside = "learn(table=0,priority=";
-  stepAside += std::to_string(kArpResponderPriority);
-  stepAside += ",eth_type=0x806,in_port=";
-  stepAside += uplink;
-  stepAside += ",arp_op=1,arp_tpa=";
-  stepAside += ip;
-  stepAside += "),NORMAL";
-  physical.push_back(Flow{0, kArpResponderPriority + 10,
-                          "arp,in_port=" + uplink + ",arp_op=1,arp_spa=" + ip + ",arp_tpa=" + ip,
-                          stepAside, phyCookie});
-  physical.push_back(Flow{0, 220, "ip,in_port=LOCAL,nw_src=" + ip,
-                          "mod_dl_src:" + mac + ",output:" + uplink, phyCookie});
+  appendPhysicalFlows(physicalPipeline, egressIp, ownership, cookie, physical);
 }
 }  // namespace
 
 void declareEgressTables(PipelineBuilder& builder) {
-  builder.declare("egress", {Table::kUnSnat, Table::kL3Forwarding, Table::kEgressMark, Table::kSnat,
-                             Table::kConntrackCommit});
+  builder.declare("egress",
+                  {Table::kUnSnat, Table::kL3Forwarding, Table::kEgressMark, Table::kL3DecTtl,
+                   Table::kSnat, Table::kConntrackCommit, Table::kPhysicalClassifier});
 }
 
 std::uint32_t egressTunnelId(Ipv4 egressIp) { return egressIp & 0xffffff; }
 
 std::string floatingMac(Ipv4 egressIp) {
-  char mac[18];
-  std::snprintf(mac, sizeof mac, "02:5c:%02x:%02x:%02x:%02x", (egressIp >> 24) & 0xff,
-                (egressIp >> 16) & 0xff, (egressIp >> 8) & 0xff, egressIp & 0xff);
-  return mac;
+  return MacAddress::fromBits(0x025c00000000ULL | egressIp).toString();
 }
 
 namespace {
@@ -220,7 +237,7 @@ std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, con
   if (placed.empty()) return std::nullopt;
   // Sorted by IP, so the choice depends on the set of IPs, not on the order status lists them.
   std::sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) { return a.ip < b.ip; });
-  return placed[fnv(pod.namespaceName + "/" + pod.name) % placed.size()];
+  return placed[stableHash(pod.namespaceName + "/" + pod.name) % placed.size()];
 }
 
 ResolvedHandovers resolveHandovers(std::vector<EgressPolicy>& policies, const std::string& self,
@@ -266,16 +283,17 @@ const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod) {
   return chosen;
 }
 
-Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& node,
-                                const EgressInputs& inputs) {
+Result<EgressFlows> egressFlows(const Pipeline& pipeline, const Pipeline& physicalPipeline,
+                                const NodeNetwork& node, const EgressInputs& inputs) {
   EgressFlows out;
   std::vector<Result<Flow>> flows;
+  std::vector<Result<Flow>> physical;
 
   // Source side: each selected pod of this node, by its oldest Egress.
   for (const auto& pod : inputs.pods) {
     if (!pod.labelsKnown) {
       if (inputs.policies.empty()) continue;  // no Egress could select it
-      flows.push_back(flow(pipeline, Table::kEgressMark, 100,
+      flows.push_back(flow(pipeline, Table::kEgressMark, kPriorityEgressUnknownPod,
                            makeOwnerCookie(Category::kEgress, "egress-unknown:" + pod.owner))
                           .matchProtocol(Protocol::kIp)
                           .matchIpSrc(text(pod.ip))
@@ -297,7 +315,8 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
         (assignment ? text(assignment->ip) + "@" + assignment->node : std::string("unplaced"));
     for (const auto& excluded : chosen->excluded)
       flows.push_back(flow(pipeline, Table::kEgressMark,
-                           static_cast<std::uint16_t>(300 + excluded.prefix), cookie)
+                           static_cast<Priority>(kPriorityEgressExcludedBase + excluded.prefix),
+                           cookie)
                           .matchProtocol(Protocol::kIp)
                           .matchIpSrc(text(pod.ip))
                           .matchIpDst(excluded.toString())
@@ -306,8 +325,9 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
     const auto destinations =
         chosen->destinations.empty() ? std::vector<Cidr>{Cidr{0, 0}} : chosen->destinations;
     for (const auto& destination : destinations) {
-      auto builder = flow(pipeline, Table::kEgressMark,
-                          static_cast<std::uint16_t>(100 + destination.prefix), cookie);
+      auto builder =
+          flow(pipeline, Table::kEgressMark,
+               static_cast<Priority>(kPriorityEgressDestinationBase + destination.prefix), cookie);
       builder.matchProtocol(Protocol::kIp).matchIpSrc(text(pod.ip));
       if (destination.prefix > 0) builder.matchIpDst(destination.toString());
       if (!assignment) {
@@ -333,7 +353,7 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
                             .modDlDst(kGlobalVirtualMac)
                             .load(kTargetOfPort, kTunnelOfPort)
                             .loadMark(kOfPortFound)
-                            .gotoTable(Table::kConntrackCommit)
+                            .gotoTable(Table::kL3DecTtl)
                             .build());
       } else {
         out.problems.push_back({chosen->name, "EgressNodeUnknown",
@@ -378,11 +398,14 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const NodeNetwork& nod
     }
     ids[id] = ip;
     (ownership == Ownership::kOwner ? out.heldIps : out.passiveIps).push_back(ip);
-    appendSnatFlows(pipeline, node, ip, ownership, flows, out.physical);
+    appendSnatFlows(pipeline, physicalPipeline, node, ip, ownership, flows, physical);
   }
   auto collected = collectFlows(std::move(flows));
   if (!collected) return collected.error();
   out.integration = std::move(*collected);
+  auto collectedPhysical = collectFlows(std::move(physical));
+  if (!collectedPhysical) return collectedPhysical.error();
+  out.physical = std::move(*collectedPhysical);
   return out;
 }
 

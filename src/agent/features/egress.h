@@ -131,7 +131,9 @@ struct EgressFlows {
 };
 
 void declareEgressTables(ofrules::PipelineBuilder& builder);
-Result<EgressFlows> egressFlows(const ofrules::Pipeline& pipeline, const NodeNetwork& node,
+// `pipeline` is br-int's, `physicalPipeline` br-phy's (PipelineBuilder::build(kPhysical)).
+Result<EgressFlows> egressFlows(const ofrules::Pipeline& pipeline,
+                                const ofrules::Pipeline& physicalPipeline, const NodeNetwork& node,
                                 const EgressInputs& inputs);
 
 }  // namespace sluice::agent::features

@@ -2,8 +2,9 @@
 // field misuse fails here, in the feature that wrote it.
 #include "agent/features/pod_network.h"
 
-#include "ofrules/feature.h"
+#include "agent/features/priorities.h"
 #include "ofrules/fields.h"
+#include "ofrules/flow.h"
 #include "ofrules/flow_builder.h"
 
 namespace sluice::agent::features {
@@ -19,20 +20,28 @@ FlowBuilder flow(const Pipeline& pipeline, Table table, std::uint16_t priority, 
   return builder;
 }
 
-// Where L3Forwarding sends a packet it has routed: past SNAT, to the conntrack commit.
+// Where L3Forwarding sends a packet it switched to a pod, or handed to the host: past SNAT, to
+// the conntrack commit.
 FlowBuilder& deliver(FlowBuilder& builder, std::uint32_t ofport) {
   return builder.load(kTargetOfPort, ofport)
       .loadMark(kOfPortFound)
       .gotoTable(Table::kConntrackCommit);
 }
 
+// Where L3Forwarding sends a packet it routed (to another node, or from one to a pod here):
+// L3DecTTL takes one off its TTL, then the conntrack commit.
+FlowBuilder& route(FlowBuilder& builder, std::uint32_t ofport) {
+  return builder.load(kTargetOfPort, ofport).loadMark(kOfPortFound).gotoTable(Table::kL3DecTtl);
+}
+
 }  // namespace
 
 void declarePodNetworkTables(PipelineBuilder& builder) {
-  builder.declare(
-      "podnet", {Table::kClassifier, Table::kSpoofGuard, Table::kArpResponder, Table::kUnSnat,
-                 Table::kConntrackZone, Table::kConntrackState, Table::kL3Forwarding, Table::kSnat,
-                 Table::kConntrackCommit, Table::kOutput});
+  builder.declare("podnet",
+                  {Table::kClassifier, Table::kSpoofGuard, Table::kArpResponder, Table::kUnSnat,
+                   Table::kConntrackZone, Table::kConntrackState, Table::kL3Forwarding,
+                   Table::kL3DecTtl, Table::kSnat, Table::kConntrackCommit, Table::kOutput,
+                   Table::kPhysicalClassifier, Table::kPhysicalConntrack});
 }
 
 Cookie ownerCookie(Category category, const std::string& owner) {
@@ -47,29 +56,29 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
   for (auto& miss : pipeline.missFlows(fixed)) flows.emplace_back(std::move(miss));
 
   // Classifier: what entered where.
-  flows.push_back(flow(pipeline, Table::kClassifier, 200, tunnel)
+  flows.push_back(flow(pipeline, Table::kClassifier, kPriorityClassifyFixedPort, tunnel)
                       .matchInPort(kTunnelOfPort)
                       .loadMark(kFromTunnel)
                       .gotoTable(Table::kUnSnat)
                       .build());
-  flows.push_back(flow(pipeline, Table::kClassifier, 200, gateway)
+  flows.push_back(flow(pipeline, Table::kClassifier, kPriorityClassifyFixedPort, gateway)
                       .matchInPort(kGatewayOfPort)
                       .loadMark(kFromGateway)
                       .gotoTable(Table::kSpoofGuard)
                       .build());
-  flows.push_back(flow(pipeline, Table::kClassifier, 200, fixed)
+  flows.push_back(flow(pipeline, Table::kClassifier, kPriorityClassifyFixedPort, fixed)
                       .matchInPort(kPatchOfPort)
                       .loadMark(kFromUplink)
                       .gotoTable(Table::kUnSnat)
                       .build());
 
   // SpoofGuard: the node's kernel may send from any address (it routes for the host).
-  flows.push_back(flow(pipeline, Table::kSpoofGuard, 200, gateway)
+  flows.push_back(flow(pipeline, Table::kSpoofGuard, kPrioritySpoofGuardGateway, gateway)
                       .matchProtocol(Protocol::kIp)
                       .matchInPort(kGatewayOfPort)
                       .gotoTable(Table::kUnSnat)
                       .build());
-  flows.push_back(flow(pipeline, Table::kSpoofGuard, 200, gateway)
+  flows.push_back(flow(pipeline, Table::kSpoofGuard, kPrioritySpoofGuardGateway, gateway)
                       .matchProtocol(Protocol::kArp)
                       .matchInPort(kGatewayOfPort)
                       .gotoTable(Table::kArpResponder)
@@ -77,39 +86,44 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
 
   // ARPResponder: pods ask for their gateway; replies to the host's own requests go to it.
   // Nothing else is flooded: ARP never crosses the tunnel.
-  flows.push_back(flow(pipeline, Table::kArpResponder, 200, gateway)
+  flows.push_back(flow(pipeline, Table::kArpResponder, kPriorityArpAnswer, gateway)
                       .matchProtocol(Protocol::kArp)
                       .matchArpOp(1)
                       .matchArpTpa(ip(node.gatewayIp()))
                       .arpReply(node.gatewayMac, ip(node.gatewayIp()))
                       .build());
-  flows.push_back(flow(pipeline, Table::kArpResponder, 190, gateway)
+  flows.push_back(flow(pipeline, Table::kArpResponder, kPriorityArpToTarget, gateway)
                       .matchProtocol(Protocol::kArp)
                       .matchArpOp(2)
                       .matchArpTpa(ip(node.gatewayIp()))
                       .output(kGatewayOfPort)
                       .build());
-  flows.push_back(
-      flow(pipeline, Table::kArpResponder, 1, fixed).matchProtocol(Protocol::kArp).drop().build());
+  flows.push_back(flow(pipeline, Table::kArpResponder, kPriorityArpDropRest, fixed)
+                      .matchProtocol(Protocol::kArp)
+                      .drop()
+                      .build());
 
   // UnSNAT: replies to connections OVS SNATed to the node IP come back through br-phy. Their
   // connection lives in the SNAT zone only (the default zone never saw it committed, and would
   // call an ICMP echo reply or a SYN-ACK invalid), so they go straight on to routing.
-  flows.push_back(flow(pipeline, Table::kUnSnat, 200, fixed)
+  flows.push_back(flow(pipeline, Table::kUnSnat, kPriorityUnSnat, fixed)
                       .matchProtocol(Protocol::kIp)
                       .matchMark(kFromUplink)
                       .matchIpDst(ip(node.nodeIp))
                       .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kL3Forwarding))
                       .build());
   // Anything else from the uplink (flooded ARP, traffic for other hosts) is not ours.
-  flows.push_back(flow(pipeline, Table::kUnSnat, 190, fixed).matchMark(kFromUplink).drop().build());
+  flows.push_back(flow(pipeline, Table::kUnSnat, kPriorityUnSnatDropUplink, fixed)
+                      .matchMark(kFromUplink)
+                      .drop()
+                      .build());
 
   // Conntrack: every IP packet is tracked in the default zone; invalid ones stop here.
-  flows.push_back(flow(pipeline, Table::kConntrackZone, 200, fixed)
+  flows.push_back(flow(pipeline, Table::kConntrackZone, kPriorityConntrackTrack, fixed)
                       .matchProtocol(Protocol::kIp)
                       .ct(CtAction().zone(kDefaultCtZone).table(Table::kConntrackState))
                       .build());
-  flows.push_back(flow(pipeline, Table::kConntrackState, 200, fixed)
+  flows.push_back(flow(pipeline, Table::kConntrackState, kPriorityConntrackDropInvalid, fixed)
                       .matchProtocol(Protocol::kIp)
                       .matchCtState(CtState().with(CtFlag::kTrk).with(CtFlag::kInv))
                       .drop()
@@ -117,21 +131,36 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
 
   // L3Forwarding: the node's own addresses are reached through the gateway.
   for (const Ipv4 address : {node.gatewayIp(), node.nodeIp}) {
-    auto builder = flow(pipeline, Table::kL3Forwarding, 200, gateway);
+    auto builder = flow(pipeline, Table::kL3Forwarding, kPriorityForwardToGateway, gateway);
     builder.matchProtocol(Protocol::kIp).matchIpDst(ip(address)).modDlDst(node.gatewayMac);
     flows.push_back(deliver(builder, kGatewayOfPort).build());
   }
   // Pod traffic to another pod never leaves through SNAT: cluster CIDRs without a route drop.
   for (const auto& cidr : node.clusterCidrs)
-    flows.push_back(flow(pipeline, Table::kL3Forwarding, 100, fixed)
+    flows.push_back(flow(pipeline, Table::kL3Forwarding, kPriorityForwardDropClusterCidr, fixed)
                         .matchProtocol(Protocol::kIp)
                         .matchIpDst(cidr.toString())
                         .drop()
                         .build());
 
+  // L3DecTTL: a packet OVS routed loses one TTL, as at any router. The host's kernel has routed
+  // what comes from the gateway already.
+  flows.push_back(flow(pipeline, Table::kL3DecTtl, kPriorityDecTtlSkipGateway, fixed)
+                      .matchProtocol(Protocol::kIp)
+                      .matchMark(kFromGateway)
+                      .matchMark(kOfPortFound)
+                      .gotoTable(Table::kConntrackCommit)
+                      .build());
+  flows.push_back(flow(pipeline, Table::kL3DecTtl, kPriorityDecTtl, fixed)
+                      .matchProtocol(Protocol::kIp)
+                      .matchMark(kOfPortFound)
+                      .decTtl()
+                      .gotoTable(Table::kConntrackCommit)
+                      .build());
+
   // SNAT: pod traffic to the outside leaves with the node IP. OVS conntrack does the NAT; the
   // node's kernel routes the packet out of br-phy and resolves the next hop (docs/pipeline.md).
-  flows.push_back(flow(pipeline, Table::kSnat, 200, fixed)
+  flows.push_back(flow(pipeline, Table::kSnat, kPrioritySnatNode, fixed)
                       .matchProtocol(Protocol::kIp)
                       .matchMark(kFromPod)
                       .ct(CtAction()
@@ -142,16 +171,18 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
                       .modDlDst(node.gatewayMac)
                       .output(kGatewayOfPort)
                       .build());
-  flows.push_back(
-      flow(pipeline, Table::kSnat, 190, fixed).matchProtocol(Protocol::kIp).drop().build());
+  flows.push_back(flow(pipeline, Table::kSnat, kPrioritySnatDropRest, fixed)
+                      .matchProtocol(Protocol::kIp)
+                      .drop()
+                      .build());
 
   // ConntrackCommit: new connections are committed in the default zone, except un-NATed replies
   // from the uplink, whose connection lives in the SNAT zone.
-  flows.push_back(flow(pipeline, Table::kConntrackCommit, 210, fixed)
+  flows.push_back(flow(pipeline, Table::kConntrackCommit, kPriorityCommitSkipUplink, fixed)
                       .matchMark(kFromUplink)
                       .gotoTable(Table::kOutput)
                       .build());
-  flows.push_back(flow(pipeline, Table::kConntrackCommit, 200, fixed)
+  flows.push_back(flow(pipeline, Table::kConntrackCommit, kPriorityCommitNew, fixed)
                       .matchProtocol(Protocol::kIp)
                       .matchCtState(CtState().with(CtFlag::kTrk).with(CtFlag::kNew))
                       .ct(CtAction().commit().zone(kDefaultCtZone))
@@ -159,7 +190,7 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
                       .build());
 
   // Output: to the port L3Forwarding chose.
-  flows.push_back(flow(pipeline, Table::kOutput, 200, fixed)
+  flows.push_back(flow(pipeline, Table::kOutput, kPriorityOutput, fixed)
                       .matchMark(kOfPortFound)
                       .outputField(kTargetOfPort)
                       .build());
@@ -171,19 +202,19 @@ Result<std::vector<Flow>> podFlows(const Pipeline& pipeline, const NodeNetwork& 
   const Cookie cookie = ownerCookie(Category::kPod, pod.owner);
   const auto podIp = ip(pod.ip);
   std::vector<Result<Flow>> flows;
-  flows.push_back(flow(pipeline, Table::kClassifier, 190, cookie)
+  flows.push_back(flow(pipeline, Table::kClassifier, kPriorityClassifyPod, cookie)
                       .matchInPort(pod.ofport)
                       .loadMark(kFromPod)
                       .gotoTable(Table::kSpoofGuard)
                       .build());
-  flows.push_back(flow(pipeline, Table::kSpoofGuard, 200, cookie)
+  flows.push_back(flow(pipeline, Table::kSpoofGuard, kPrioritySpoofGuardPod, cookie)
                       .matchProtocol(Protocol::kIp)
                       .matchInPort(pod.ofport)
                       .matchEthSrc(pod.mac)
                       .matchIpSrc(podIp)
                       .gotoTable(Table::kUnSnat)
                       .build());
-  flows.push_back(flow(pipeline, Table::kSpoofGuard, 200, cookie)
+  flows.push_back(flow(pipeline, Table::kSpoofGuard, kPrioritySpoofGuardPod, cookie)
                       .matchProtocol(Protocol::kArp)
                       .matchInPort(pod.ofport)
                       .matchArpSha(pod.mac)
@@ -191,17 +222,27 @@ Result<std::vector<Flow>> podFlows(const Pipeline& pipeline, const NodeNetwork& 
                       .gotoTable(Table::kArpResponder)
                       .build());
   // ARP for the pod (from the host or a neighbour pod) goes to the pod itself.
-  flows.push_back(flow(pipeline, Table::kArpResponder, 190, cookie)
+  flows.push_back(flow(pipeline, Table::kArpResponder, kPriorityArpToTarget, cookie)
                       .matchProtocol(Protocol::kArp)
                       .matchArpTpa(podIp)
                       .output(pod.ofport)
                       .build());
-  auto deliverToPod = flow(pipeline, Table::kL3Forwarding, 200, cookie);
-  deliverToPod.matchProtocol(Protocol::kIp)
+  // To the pod's own MAC: a neighbour pod or the host switched it here (same subnet).
+  auto switchToPod = flow(pipeline, Table::kL3Forwarding, kPriorityForwardSwitchedToPod, cookie);
+  switchToPod.matchProtocol(Protocol::kIp)
+      .matchEthDst(pod.mac)
       .matchIpDst(podIp)
       .modDlSrc(node.gatewayMac)
       .modDlDst(pod.mac);
-  flows.push_back(deliver(deliverToPod, pod.ofport).build());
+  flows.push_back(deliver(switchToPod, pod.ofport).build());
+  // To any other MAC: routed here, from another node through the tunnel or un-NATed from the
+  // uplink.
+  auto routeToPod = flow(pipeline, Table::kL3Forwarding, kPriorityForwardRoutedToPod, cookie);
+  routeToPod.matchProtocol(Protocol::kIp)
+      .matchIpDst(podIp)
+      .modDlSrc(node.gatewayMac)
+      .modDlDst(pod.mac);
+  flows.push_back(route(routeToPod, pod.ofport).build());
   return collectFlows(std::move(flows));
 }
 
@@ -212,22 +253,22 @@ Result<std::vector<Flow>> remoteNodeFlows(const Pipeline& pipeline, const NodeNe
   // A pod must not speak the tunnel protocol to another node: SNATed to this node's IP, its
   // hand-made Geneve would pass for ours there, and a tun_id of an egress IP would make the
   // egress node SNAT the inner packet to that IP (docs/security.md).
-  flows.push_back(flow(pipeline, Table::kL3Forwarding, 210, cookie)
+  flows.push_back(flow(pipeline, Table::kL3Forwarding, kPriorityForwardDropTunnelProtocol, cookie)
                       .matchProtocol(Protocol::kUdp)
                       .matchMark(kFromPod)
                       .matchIpDst(ip(remote.nodeIp))
                       .matchUdpDst(node.tunnelPort)
                       .drop()
                       .build());
-  auto toTunnel = flow(pipeline, Table::kL3Forwarding, 200, cookie);
+  auto toTunnel = flow(pipeline, Table::kL3Forwarding, kPriorityForwardToTunnel, cookie);
   toTunnel.matchProtocol(Protocol::kIp)
       .matchIpDst(remote.podCidr.toString())
       .modDlDst(kGlobalVirtualMac)
       .setTunnelDst(ip(remote.nodeIp));
-  flows.push_back(deliver(toTunnel, kTunnelOfPort).build());
+  flows.push_back(route(toTunnel, kTunnelOfPort).build());
   // The host routes the remote podCIDR via the remote gateway IP (onlink): answer its ARP.
   const auto remoteGateway = ip(remote.podCidr.first() + 1);
-  flows.push_back(flow(pipeline, Table::kArpResponder, 200, cookie)
+  flows.push_back(flow(pipeline, Table::kArpResponder, kPriorityArpAnswer, cookie)
                       .matchProtocol(Protocol::kArp)
                       .matchArpOp(1)
                       .matchArpTpa(remoteGateway)
@@ -236,25 +277,35 @@ Result<std::vector<Flow>> remoteNodeFlows(const Pipeline& pipeline, const NodeNe
   return collectFlows(std::move(flows));
 }
 
-std::vector<Flow> physicalBridgeFlows(const NodeNetwork& node, std::uint16_t geneveUdpPort) {
-  const std::uint64_t cookie = ownerCookie(Category::kPipeline, "br-phy").encode();
+Result<std::vector<Flow>> physicalBridgeFlows(const Pipeline& physical, const NodeNetwork& node,
+                                              std::uint16_t geneveUdpPort) {
+  const Cookie cookie = ownerCookie(Category::kPipeline, "br-phy");
   const auto nodeIp = ip(node.nodeIp);
-  const auto uplink = std::to_string(kUplinkOfPort);
-  const auto patch = std::to_string(kPhyPatchOfPort);
-  return {
-      // Tunnel packets for this node go to the node's address, where OVS terminates them.
-      Flow{0, 210,
-           "udp,in_port=" + uplink + ",nw_dst=" + nodeIp +
-               ",tp_dst=" + std::to_string(geneveUdpPort),
-           "LOCAL", cookie},
-      // Other traffic to the node IP: replies of connections OVS SNATed go on to br-int.
-      Flow{0, 200, "ip,in_port=" + uplink + ",nw_dst=" + nodeIp,
-           "ct(zone=" + std::to_string(kSnatCtZone) + ",table=1)", cookie},
-      Flow{1, 200, "ct_state=+est+trk,ct_mark=0x2/0x2,ip", "output:" + patch, cookie},
-      Flow{1, 200, "ct_state=+rel+trk,ct_mark=0x2/0x2,ip", "output:" + patch, cookie},
-      Flow{1, 0, "", "LOCAL", cookie},
-      Flow{0, 0, "", "NORMAL", cookie},
-  };
+  std::vector<Result<Flow>> flows;
+  for (auto& miss : physical.missFlows(cookie)) flows.emplace_back(std::move(miss));
+  // Tunnel packets for this node go to the node's address, where OVS terminates them.
+  flows.push_back(flow(physical, Table::kPhysicalClassifier, kPriorityPhysicalTunnel, cookie)
+                      .matchProtocol(Protocol::kUdp)
+                      .matchInPort(kUplinkOfPort)
+                      .matchIpDst(nodeIp)
+                      .matchUdpDst(geneveUdpPort)
+                      .outputLocal()
+                      .build());
+  // Other traffic to the node IP: replies of connections OVS SNATed go on to br-int.
+  flows.push_back(flow(physical, Table::kPhysicalClassifier, kPriorityPhysicalNodeIp, cookie)
+                      .matchProtocol(Protocol::kIp)
+                      .matchInPort(kUplinkOfPort)
+                      .matchIpDst(nodeIp)
+                      .ct(CtAction().zone(kSnatCtZone).table(Table::kPhysicalConntrack))
+                      .build());
+  for (const CtFlag state : {CtFlag::kEst, CtFlag::kRel})
+    flows.push_back(flow(physical, Table::kPhysicalConntrack, kPriorityPhysicalNatReply, cookie)
+                        .matchProtocol(Protocol::kIp)
+                        .matchCtState(CtState().with(state).with(CtFlag::kTrk))
+                        .matchMark(kCtEgressSnatMark)
+                        .output(kPhyPatchOfPort)
+                        .build());
+  return collectFlows(std::move(flows));
 }
 
 }  // namespace sluice::agent::features

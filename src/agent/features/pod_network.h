@@ -50,7 +50,7 @@ struct LocalPod {
   std::uint32_t ofport = 0;
 };
 
-// Declares the tables this feature uses.
+// Declares the tables this feature uses, on br-int and br-phy.
 void declarePodNetworkTables(ofrules::PipelineBuilder& builder);
 
 // A cookie for a flow of `category` owned by `owner` (round 0: the syncer adds its round).
@@ -70,9 +70,9 @@ Result<std::vector<ofrules::Flow>> remoteNodeFlows(const ofrules::Pipeline& pipe
                                                    const RemoteNode& remote);
 
 // br-phy is a plain switch for the node, except that replies of connections OVS NATed go to br-int
-// to be un-NATed there. Its flows use table 0 and 1 directly (a two-table bridge needs no
-// registry).
-std::vector<ofrules::Flow> physicalBridgeFlows(const NodeNetwork& node,
-                                               std::uint16_t geneveUdpPort);
+// to be un-NATed there. `physical` is the br-phy pipeline (PipelineBuilder::build(kPhysical)).
+Result<std::vector<ofrules::Flow>> physicalBridgeFlows(const ofrules::Pipeline& physical,
+                                                       const NodeNetwork& node,
+                                                       std::uint16_t geneveUdpPort);
 
 }  // namespace sluice::agent::features
