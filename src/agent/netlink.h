@@ -61,6 +61,8 @@ Result<void> setMac(const std::string& name, const std::string& mac);
 // Adding an address that is already there succeeds.
 Result<void> addAddress(const std::string& link, Ipv4 ip, int prefixLength);
 Result<void> deleteAddress(const std::string& link, Ipv4 ip, int prefixLength);
+// The MAC the kernel has for `ip` on `link` (a usable neighbour entry); nothing while it has none.
+Result<std::optional<std::string>> neighbourMac(const std::string& link, Ipv4 ip);
 // Creates or replaces the route to `destination`.
 Result<void> replaceRoute(const RouteInfo& route);
 
