@@ -62,13 +62,23 @@ void TunnelNeighbours::refreshAll() {
   for (const auto& [ip, node] : std::map<Ipv4, Node>(nodes_)) attempt(ip);
 }
 
-Result<void> TunnelNeighbours::handOver(Ipv4 nodeIp) {
+Result<void> TunnelNeighbours::handOver(Ipv4 nodeIp, Node& node) {
   auto neighbour = table_.lookup(nodeIp);
-  if (!neighbour) return neighbour.error();
-  if (!*neighbour) return makeError("the kernel has no neighbour for it yet");
-  auto set = control_.run("tnl/neigh/set",
-                          {options_.bridge, formatIpv4((*neighbour)->ip), (*neighbour)->mac});
+  std::optional<Neighbour> chosen;
+  if (neighbour && *neighbour) {
+    chosen = **neighbour;
+  } else {
+    // Not known to the kernel (yet, or no more: br-phy may have just been re-created): make it
+    // ask, and meanwhile hand over what was known before, if anything.
+    table_.probe(nodeIp);
+    chosen = node.known;
+  }
+  if (!chosen)
+    return makeError(neighbour ? std::string("the kernel has no neighbour for it yet")
+                               : neighbour.error().message);
+  auto set = control_.run("tnl/neigh/set", {options_.bridge, formatIpv4(chosen->ip), chosen->mac});
   if (!set) return set.error();
+  node.known = chosen;
   return {};
 }
 
@@ -76,14 +86,13 @@ void TunnelNeighbours::attempt(Ipv4 nodeIp) {
   auto found = nodes_.find(nodeIp);
   if (found == nodes_.end() || found->second.resolved) return;  // forgotten, or done meanwhile
   auto& node = found->second;
-  auto handed = handOver(nodeIp);
+  auto handed = handOver(nodeIp, node);
   if (handed) {
     node.resolved = true;
     return;
   }
   SLUICE_LOG(kDebug, "agent") << "tunnel neighbour of " << formatIpv4(nodeIp) << ": "
                               << handed.error().message << "; asking again";
-  table_.probe(nodeIp);
   if (node.retryPending) return;
   node.retryPending = true;
   const auto delay = node.nextRetry;

@@ -2,7 +2,9 @@
 // Left to itself it learns the MAC by snooping ARP on br-phy and drops the packet that made it
 // ask, so the first packet to a node is lost. This resolves each remote node's neighbour through
 // the kernel ahead of traffic, hands it to ovs-vswitchd (`tnl/neigh/set BRIDGE IP MAC`), and
-// retries until that succeeds; again after an ovs-vswitchd restart, whose cache starts empty.
+// retries until that succeeds. An ovs-vswitchd restart empties OVS's cache and, on the userspace
+// datapath, the kernel's too (br-phy is ovs-vswitchd's tap): then the MAC known from before is
+// handed over at once, before the switch forwards again, while the kernel learns it anew.
 #pragma once
 
 #include <chrono>
@@ -63,12 +65,13 @@ class TunnelNeighbours {
 
  private:
   struct Node {
+    std::optional<Neighbour> known;  // the last neighbour handed over
     bool resolved = false;
     bool retryPending = false;
     std::chrono::milliseconds nextRetry{0};
   };
   void attempt(Ipv4 nodeIp);
-  Result<void> handOver(Ipv4 nodeIp);
+  Result<void> handOver(Ipv4 nodeIp, Node& node);
 
   TaskLoop& loop_;
   NeighbourTable& table_;

@@ -65,5 +65,26 @@ TEST_CASE("an unknown neighbour is probed and retried until the kernel knows it"
   CHECK_FALSE(running.loop.call([&] { return neighbours.resolved(node); }));
 }
 
+TEST_CASE("after a restart the known neighbour is handed over at once, kernel or not", "[unit]") {
+  testing::FakeNeighbourTable table;
+  testing::FakeOvsControl control;
+  const auto node = *parseIpv4("10.10.2.4");
+  table.learn(node, "02:00:00:00:02:04");
+  RunningLoop running;
+  TunnelNeighbours neighbours(running.loop, table, control,
+                              {.bridge = "br-phy", .firstRetry = 1ms, .maxRetry = 5ms});
+  running.loop.call([&] { neighbours.resolve(node); });
+  // ovs-vswitchd restarts: on the userspace datapath br-phy, and the kernel's entry, go with it.
+  {
+    std::lock_guard lock(table.mutex);
+    table.macs.clear();
+  }
+  running.loop.call([&] { neighbours.refreshAll(); });
+  CHECK(running.loop.call([&] { return neighbours.resolved(node); }));
+  CHECK(running.loop.call([&] { return control.commands; }) ==
+        std::vector<std::string>(2, "tnl/neigh/set 'br-phy' '10.10.2.4' '02:00:00:00:02:04'"));
+  CHECK(table.probeCount() == 1);  // and the kernel is made to learn it again
+}
+
 }  // namespace
 }  // namespace sluice::agent
