@@ -1,6 +1,7 @@
 // The egress unit (egress_unit.h).
 #include "agent/egress_unit.h"
 
+#include "api/core.h"
 #include "common/log.h"
 #include "kube/label_selector.h"
 #include "kube/resource.h"
@@ -82,14 +83,17 @@ features::EgressInputs EgressUnit::gatherInputs() {
     }
     inputs.policies.push_back(std::move(*policy));
   }
-  for (const auto& object : informers_->namespaces.list())
-    inputs.namespaceLabels[kube::nameOf(*object)] = kube::labelsOf(*object);
+  for (const auto& object : informers_->namespaces.list()) {
+    auto ns = api::Namespace::decode(*object);
+    inputs.namespaceLabels[ns.metadata.name] = std::move(ns.metadata.labels);
+  }
   for (const auto& [owner, entry] : deps_.pods.pods()) {
     const auto& ns = entry.podNamespace;
     const auto object = informers_->pods.get(ns.empty() ? entry.podName : ns + "/" + entry.podName);
-    inputs.pods.push_back(features::EgressPod{owner, ns, entry.podName,
-                                              object ? kube::labelsOf(*object) : kube::Labels{},
-                                              entry.pod.ip, object != nullptr || ns.empty()});
+    inputs.pods.push_back(
+        features::EgressPod{owner, ns, entry.podName,
+                            object ? api::Pod::decode(*object).metadata.labels : kube::Labels{},
+                            entry.pod.ip, object != nullptr || ns.empty()});
   }
   inputs.nodeIps[deps_.network.nodeName] = deps_.network.nodeIp;
   for (const auto& [name, node] : deps_.nodes.nodes()) inputs.nodeIps[name] = node.nodeIp;

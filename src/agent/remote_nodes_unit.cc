@@ -1,6 +1,7 @@
 // The remote nodes unit (remote_nodes_unit.h).
 #include "agent/remote_nodes_unit.h"
 
+#include "api/core.h"
 #include "common/log.h"
 
 namespace sluice::agent {
@@ -13,16 +14,9 @@ std::string ownerOf(const std::string& name) { return "node:" + name; }
 }  // namespace
 
 std::optional<NodeIdentity> remoteNodeIdentity(const nlohmann::json& node) {
-  const auto spec = node.value("spec", nlohmann::json::object());
-  if (!spec.contains("podCIDR") || !spec["podCIDR"].is_string()) return std::nullopt;
-  const auto podCidr = parseCidr(spec["podCIDR"].get<std::string>());
-  std::optional<Ipv4> nodeIp;
-  const auto status = node.value("status", nlohmann::json::object());
-  for (const auto& address : status.value("addresses", nlohmann::json::array()))
-    if (address.value("type", "") == "InternalIP") {
-      nodeIp = parseIpv4(address.value("address", ""));
-      break;
-    }
+  const auto decoded = api::Node::decode(node);
+  const auto podCidr = decoded.podCidr();
+  const auto nodeIp = decoded.internalIp();
   if (!podCidr || !nodeIp) return std::nullopt;
   return NodeIdentity{*nodeIp, *podCidr};
 }
