@@ -2,6 +2,7 @@
 // agent knows (its pods, its egress IPs, fencing, the pipeline) and its flows.
 #include "agent/agent.h"
 #include "agent/ovs_control.h"
+#include "common/hash.h"
 #include "ofrules/feature.h"
 #include "ofrules/flow_stats.h"
 
@@ -12,9 +13,8 @@ using nlohmann::json;
 
 std::string hexHash(std::string_view key) {
   char text[24];
-  std::snprintf(
-      text, sizeof text, "0x%llx",
-      static_cast<unsigned long long>(ofrules::stableHash(key) & ofrules::Cookie::kOwnerMask));
+  std::snprintf(text, sizeof text, "0x%llx",
+                static_cast<unsigned long long>(stableHash(key) & ofrules::Cookie::kOwnerMask));
   return text;
 }
 
