@@ -14,7 +14,7 @@
 // this file alone); unixctl.h declares its functions extern "C" itself, jsonrpc.h does not.
 #include "unixctl.h"
 extern "C" {
-void jsonrpc_close(struct jsonrpc*);
+#include "jsonrpc.h"
 }
 
 namespace sluice::agent {
@@ -31,7 +31,7 @@ std::string snatZone() { return "zone=" + std::to_string(ofrules::kSnatCtZone); 
 }  // namespace
 
 std::string vswitchdControlPath(const std::string& ovsRunDir) {
-  const auto fixed = ovsRunDir + "/ovs-vswitchd.ctl";
+  auto fixed = ovsRunDir + "/ovs-vswitchd.ctl";
   if (std::filesystem::exists(fixed)) return fixed;
   std::ifstream pidFile(ovsRunDir + "/ovs-vswitchd.pid");
   std::string pid;
