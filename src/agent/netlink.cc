@@ -229,7 +229,7 @@ Result<std::vector<RouteInfo>> listRoutes() {
   return out;
 }
 
-Result<std::optional<std::string>> neighbourMac(const std::string& link, Ipv4 ip) {
+Result<std::optional<MacAddress>> neighbourMac(const std::string& link, Ipv4 ip) {
   auto socket = connectRoute();
   if (!socket) return socket.error();
   auto device = kernelLink(socket->get(), link);
@@ -242,12 +242,13 @@ Result<std::optional<std::string>> neighbourMac(const std::string& link, Ipv4 ip
   if (!address) return address.error();
   rtnl_neigh* neighbour =
       rtnl_neigh_get(neighbours, rtnl_link_get_ifindex(device->get()), address->get());
-  if (neighbour == nullptr) return std::optional<std::string>();
+  if (neighbour == nullptr) return std::optional<MacAddress>();
   const int state = rtnl_neigh_get_state(neighbour);
   nl_addr* mac = rtnl_neigh_get_lladdr(neighbour);
-  std::optional<std::string> found;
+  std::optional<MacAddress> found;
   constexpr int kUsable = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT;
-  if ((state & kUsable) != 0 && mac != nullptr && nl_addr_get_len(mac) == 6) found = addrText(mac);
+  if ((state & kUsable) != 0 && mac != nullptr && nl_addr_get_len(mac) == 6)
+    found = parseMac(addrText(mac));
   rtnl_neigh_put(neighbour);
   return found;
 }

@@ -76,7 +76,8 @@ Result<void> TunnelNeighbours::handOver(Ipv4 nodeIp, Node& node) {
   if (!chosen)
     return makeError(neighbour ? std::string("the kernel has no neighbour for it yet")
                                : neighbour.error().message);
-  auto set = control_.run("tnl/neigh/set", {options_.bridge, formatIpv4(chosen->ip), chosen->mac});
+  auto set = control_.run("tnl/neigh/set",
+                          {options_.bridge, formatIpv4(chosen->ip), chosen->mac.toString()});
   if (!set) return set.error();
   node.known = chosen;
   return {};

@@ -14,12 +14,13 @@
 
 #include "agent/ovs_control.h"
 #include "agent/task_loop.h"
+#include "common/mac_address.h"
 
 namespace sluice::agent {
 
 struct Neighbour {
   Ipv4 ip = 0;  // the next hop: the node itself, or the gateway the route to it names
-  std::string mac;
+  MacAddress mac;
 };
 
 // The kernel's neighbours on the physical bridge: real netlink in the agent, a fake in tests.

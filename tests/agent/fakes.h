@@ -97,7 +97,7 @@ class FakeNeighbourTable : public NeighbourTable {
     std::lock_guard lock(mutex);
     const auto found = macs.find(nodeIp);
     if (found == macs.end()) return std::optional<Neighbour>();
-    return std::optional<Neighbour>(Neighbour{nodeIp, found->second});
+    return std::optional<Neighbour>(Neighbour{nodeIp, *parseMac(found->second)});
   }
   void probe(Ipv4) override {
     std::lock_guard lock(mutex);
