@@ -3,11 +3,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include <unistd.h>
 
 #include "agent/agent_state_cache.h"
 #include "agent/pod_network_unit.h"
+#include "agent/reconcile_queue.h"
 #include "agent/remote_nodes_unit.h"
 #include "fakes.h"
 
@@ -162,6 +165,25 @@ TEST_CASE("the state cache keeps the node, the remote nodes and the egress flows
   CHECK(loaded->served == egress.served);
   std::ofstream(dir.path + "/remote-nodes.json") << "{not json";
   CHECK_FALSE(cache.loadRemoteNodes());
+}
+
+TEST_CASE("a burst of keys costs one reconcile that sees them all", "[unit]") {
+  TaskLoop loop;
+  std::vector<std::set<std::string>> batches;
+  std::promise<void> reconciled;
+  ReconcileQueue queue(loop, [&](const std::set<std::string>& keys) {
+    batches.push_back(keys);
+    reconciled.set_value();
+  });
+  // Added before the loop runs, as informer events arrive while it is busy.
+  for (const auto* key : {"node02", "node03", "node02"}) queue.add(key);
+  std::thread thread([&] { loop.run(); });
+  reconciled.get_future().wait();
+  loop.call([] {});  // whatever else was posted has run
+  loop.stop();
+  thread.join();
+  REQUIRE(batches.size() == 1);
+  CHECK(batches[0] == std::set<std::string>{"node02", "node03"});
 }
 
 }  // namespace
