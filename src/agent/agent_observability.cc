@@ -44,12 +44,11 @@ void Agent::refreshObservability() {
       physical[std::to_string(id)] = count;
     metrics_->setFlowCounts(config_.physicalBridge, physical);
   }
-  metrics_->setLocalPods(pods_.size());
-  metrics_->setFenced(fenced_);
-  metrics_->heartbeat(
-      LoopStatus{.pipelineInstalled = ready_,
-                 .informersSynced = egressSynced_ && nodeInformer_ && nodeInformer_->hasSynced(),
-                 .ovsConnected = integrationSyncer_->connection().connected()});
+  metrics_->setLocalPods(podNetwork_->pods().size());
+  metrics_->setFenced(fencing_->fenced());
+  metrics_->heartbeat(LoopStatus{.pipelineInstalled = ready_,
+                                 .informersSynced = egress_->synced() && nodeInformer_->hasSynced(),
+                                 .ovsConnected = integrationSyncer_->connection().connected()});
 }
 
 }  // namespace sluice::agent

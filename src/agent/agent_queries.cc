@@ -1,9 +1,7 @@
 // The agent's answers to sluicectl's queries on its socket (cni/agent_query.h): what only this
 // agent knows (its pods, its egress IPs, fencing, the pipeline) and its flows.
-#include <filesystem>
-#include <fstream>
-
 #include "agent/agent.h"
+#include "agent/ovs_control.h"
 #include "common/hash.h"
 #include "ofrules/flow.h"
 #include "ofrules/flow_stats.h"
@@ -22,16 +20,6 @@ std::string hexHash(std::string_view key) {
 
 json ownerEntry(const std::string& key, const std::string& display) {
   return json{{"key", key}, {"display", display}, {"hash", hexHash(key)}};
-}
-
-// ovs-appctl's target for this node's ovs-vswitchd: the fixed name, or the one with its PID.
-std::string vswitchdControl(const std::string& ovsRunDir) {
-  const auto fixed = ovsRunDir + "/ovs-vswitchd.ctl";
-  if (std::filesystem::exists(fixed)) return fixed;
-  std::ifstream pidFile(ovsRunDir + "/ovs-vswitchd.pid");
-  std::string pid;
-  if (pidFile >> pid) return ovsRunDir + "/ovs-vswitchd." + pid + ".ctl";
-  return fixed;
 }
 
 }  // namespace
@@ -79,20 +67,21 @@ json Agent::statusAnswer() const {
   }
   json owners = json::array({ownerEntry("pipeline", "pipeline"), ownerEntry("gateway", "gateway"),
                              ownerEntry("tunnel", "tunnel"), ownerEntry("br-phy", "br-phy")});
-  for (const auto& [name, address] : remoteNodes_)
+  for (const auto& [name, node] : remoteNodes_->nodes())
     owners.push_back(ownerEntry("node:" + name, "node/" + name));
+  const auto& lastInputs = egress_->lastInputs();
   json pods = json::array();
-  for (const auto& [owner, pod] : pods_) {
-    const auto names = podNames_.find(owner);
-    const auto ns = names == podNames_.end() ? std::string() : names->second.first;
-    const auto name = names == podNames_.end() ? std::string() : names->second.second;
+  for (const auto& [owner, local] : podNetwork_->pods()) {
+    const auto& ns = local.podNamespace;
+    const auto& name = local.podName;
+    const auto& pod = local.pod;
     owners.push_back(ownerEntry(owner, "pod/" + (ns.empty() ? name : ns + "/" + name)));
     json entry = {{"namespace", ns},          {"name", name},   {"owner", owner},
                   {"ip", formatIpv4(pod.ip)}, {"mac", pod.mac}, {"ofport", pod.ofport},
                   {"egress", nullptr}};
-    for (const auto& candidate : lastEgressInputs_.pods) {
+    for (const auto& candidate : lastInputs.pods) {
       if (candidate.owner != owner) continue;
-      if (const auto* policy = features::egressOf(lastEgressInputs_, candidate)) {
+      if (const auto* policy = features::egressOf(lastInputs, candidate)) {
         json egress = {{"name", policy->name}};
         if (auto assignment = features::chooseAssignment(*policy, candidate)) {
           egress["ip"] = formatIpv4(assignment->ip);
@@ -103,14 +92,14 @@ json Agent::statusAnswer() const {
     }
     pods.push_back(entry);
   }
-  for (const auto& policy : lastEgressInputs_.policies) {
+  for (const auto& policy : lastInputs.policies) {
     owners.push_back(ownerEntry("egress:" + policy.name, "egress/" + policy.name));
     for (const auto& assignment : policy.assignments)
       owners.push_back(ownerEntry("egress-ip:" + formatIpv4(assignment.ip),
                                   "egress/" + policy.name + " ip " + formatIpv4(assignment.ip)));
   }
   json held = json::array();
-  for (const auto ip : heldEgressIps_) held.push_back(formatIpv4(ip));
+  for (const auto ip : egress_->heldIps()) held.push_back(formatIpv4(ip));
   return json{{"node", config_.nodeName},
               {"nodeIP", formatIpv4(bootstrap_.network.nodeIp)},
               {"podCIDR", bootstrap_.network.podCidr.toString()},
@@ -121,9 +110,9 @@ json Agent::statusAnswer() const {
               {"physicalBridge", physicalSyncer_ ? config_.physicalBridge : ""},
               {"integrationTarget", config_.bridgeTarget(config_.integrationBridge)},
               {"ovsRunDir", config_.ovsRunDir},
-              {"vswitchdControl", vswitchdControl(config_.ovsRunDir)},
-              {"controllerAddress", controllerAddress_},
-              {"fenced", fenced_.load()},
+              {"vswitchdControl", vswitchdControlPath(config_.ovsRunDir)},
+              {"controllerAddress", fencing_->controllerAddress()},
+              {"fenced", fencing_->fenced()},
               {"heldEgressIPs", held},
               {"round", integrationSyncer_ ? integrationSyncer_->round() : 0},
               {"tables", tables},

@@ -86,7 +86,8 @@ CniService::Response CniService::add(const cni::Request& request) {
   auto rollback = [&](CniError error) -> Response {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
     ipam_.release(request.containerId, request.ifName);
-    (void)persist();
+    if (auto saved = persist(); !saved)
+      SLUICE_LOG(kWarning, "cni") << "cannot record the released pod IP: " << saved.error().message;
     SLUICE_LOG(kWarning, "cni") << "ADD " << request.containerId << " failed: " << error.message
                                 << ": " << error.details;
     return error;
@@ -97,7 +98,10 @@ CniService::Response CniService::add(const cni::Request& request) {
   const auto spec = interfaceSpec(request, *ip);
   auto interface = interfaces_.create(spec);
   if (!interface) return rollback(ioError("cannot create the pod interface", interface.error()));
-  undo.push_back([&] { (void)interfaces_.remove(spec.hostIfName); });
+  undo.push_back([&] {
+    if (auto removed = interfaces_.remove(spec.hostIfName); !removed)
+      SLUICE_LOG(kWarning, "cni") << "undoing ADD: " << removed.error().message;
+  });
 
   PodAttachment attachment{request.containerId,
                            request.ifName,
@@ -172,10 +176,14 @@ CniService::Response CniService::gc(const cni::Request& request) {
     const auto hostIfName = hostInterfaceName(owner.containerId, owner.ifName);
     auto found = attachments_.find(key(owner.containerId, owner.ifName));
     if (found != attachments_.end()) {
-      (void)datapath_.detach(found->second);
+      if (auto detached = datapath_.detach(found->second); !detached)
+        SLUICE_LOG(kWarning, "cni")
+            << "GC of " << owner.containerId << ": " << detached.error().message;
       attachments_.erase(found);
     }
-    (void)interfaces_.remove(hostIfName);
+    if (auto removed = interfaces_.remove(hostIfName); !removed)
+      SLUICE_LOG(kWarning, "cni") << "GC of " << owner.containerId << ": "
+                                  << removed.error().message;
     SLUICE_LOG(kInfo, "cni") << "GC freed " << owner.containerId << " (" << owner.pod << ")";
   }
   if (auto saved = persist(); !saved) return ioError("cannot record freed pod IPs", saved.error());

@@ -18,10 +18,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/neighbour.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 
 namespace sluice::agent::netlink {
@@ -225,6 +227,30 @@ Result<std::vector<RouteInfo>> listRoutes() {
     out.push_back(info);
   }
   return out;
+}
+
+Result<std::optional<MacAddress>> neighbourMac(const std::string& link, Ipv4 ip) {
+  auto socket = connectRoute();
+  if (!socket) return socket.error();
+  auto device = kernelLink(socket->get(), link);
+  if (!device) return device.error();
+  nl_cache* neighbours = nullptr;
+  if (int error = rtnl_neigh_alloc_cache(socket->get(), &neighbours); error < 0)
+    return makeError("cannot list neighbours: " + nlError(error));
+  CachePtr cache(neighbours);
+  auto address = parse(formatIpv4(ip), AF_INET);
+  if (!address) return address.error();
+  rtnl_neigh* neighbour =
+      rtnl_neigh_get(neighbours, rtnl_link_get_ifindex(device->get()), address->get());
+  if (neighbour == nullptr) return std::optional<MacAddress>();
+  const int state = rtnl_neigh_get_state(neighbour);
+  nl_addr* mac = rtnl_neigh_get_lladdr(neighbour);
+  std::optional<MacAddress> found;
+  constexpr int kUsable = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT;
+  if ((state & kUsable) != 0 && mac != nullptr && nl_addr_get_len(mac) == 6)
+    found = parseMac(addrText(mac));
+  rtnl_neigh_put(neighbour);
+  return found;
 }
 
 Result<void> setLinkUp(const std::string& name) {

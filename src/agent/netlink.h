@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/ipv4.h"
+#include "common/mac_address.h"
 #include "common/result.h"
 
 namespace sluice::agent::netlink {
@@ -61,6 +62,8 @@ Result<void> setMac(const std::string& name, const std::string& mac);
 // Adding an address that is already there succeeds.
 Result<void> addAddress(const std::string& link, Ipv4 ip, int prefixLength);
 Result<void> deleteAddress(const std::string& link, Ipv4 ip, int prefixLength);
+// The MAC the kernel has for `ip` on `link` (a usable neighbour entry); nothing while it has none.
+Result<std::optional<MacAddress>> neighbourMac(const std::string& link, Ipv4 ip);
 // Creates or replaces the route to `destination`.
 Result<void> replaceRoute(const RouteInfo& route);
 

@@ -17,6 +17,7 @@ namespace sluice::agent {
 struct NodeIdentity {
   Ipv4 nodeIp = 0;  // the Node's InternalIP
   Cidr podCidr;     // the Node's spec.podCIDR
+  bool operator==(const NodeIdentity&) const = default;
 };
 
 struct BootstrapResult {

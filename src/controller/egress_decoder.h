@@ -12,12 +12,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/core.h"
+#include "api/egress.h"
+#include "api/external_ip_pool.h"
 #include "controller/egress_scheduler.h"
+#include "controller/egress_status.h"
 #include "kube/label_selector.h"
 
 namespace sluice::controller {
 
-inline constexpr const char* kCapacityAnnotation = "sluice.io/egress-ip-capacity";
+inline constexpr const char* kCapacityAnnotation = api::kEgressCapacityAnnotation;
 
 struct DecodedPool {
   std::string name;
@@ -45,6 +49,11 @@ struct DecodedEgress {
   std::string invalidMessage;
 };
 
+// Validation of the typed models against the CRDs' rules; problems name the field and the fix.
+DecodedPool decodePool(const api::ExternalIpPool& pool);
+DecodedNode decodeNode(const api::Node& node);
+DecodedEgress decodeEgress(const api::Egress& egress);
+// The same, decoding the object first.
 DecodedPool decodePool(const nlohmann::json& pool);
 DecodedNode decodeNode(const nlohmann::json& node);
 DecodedEgress decodeEgress(const nlohmann::json& egress);
@@ -67,30 +76,5 @@ SchedulerInput buildSchedulerInput(const std::vector<DecodedPool>& pools,
                                    const std::vector<DecodedEgress>& egresses,
                                    const std::function<NodeLiveness(const std::string&)>& liveness,
                                    const BuildOptions& options);
-
-// The status sluice-controller wants on an Egress. `current` is the status now (conditions keep
-// their lastTransitionTime while unchanged); `now` is an RFC 3339 time for new transitions.
-nlohmann::json desiredEgressStatus(const DecodedEgress& egress, const EgressResult* result,
-                                   const nlohmann::json& current, const std::string& now);
-
-// A graceful move: the IP changes node while the node it leaves is alive. Status announces it
-// with `previousNode` so that agents hand over in order (docs/egress-datapath.md).
-struct Handover {
-  std::string ip;
-  std::string node;
-  std::string previousNode;
-  bool operator==(const Handover&) const = default;
-};
-
-// The IPs whose node changes from one node to another between two statuses.
-std::vector<Handover> findMoves(const nlohmann::json& current, const nlohmann::json& desired);
-// `desired` with `previousNode` on the entries of `handovers` still assigned as they say; a
-// single-IP Egress gets a status.egressIPs list while a hand-over is in flight.
-nlohmann::json withHandovers(nlohmann::json desired, const std::vector<Handover>& handovers);
-
-// ExternalIPPool status: usage {total, used} and the condition Overlapping, True when
-// `overlaps` (this pool's overlaps with pools whose names sort first) is not empty.
-nlohmann::json desiredPoolStatus(const PoolUsage& usage, const std::vector<PoolOverlap>& overlaps,
-                                 const nlohmann::json& current, const std::string& now);
 
 }  // namespace sluice::controller

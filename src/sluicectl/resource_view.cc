@@ -4,14 +4,14 @@
 #include <algorithm>
 #include <set>
 
+#include "api/core.h"
+#include "api/egress.h"
+#include "api/external_ip_pool.h"
+
 namespace sluice::sluicectl {
 namespace {
 
 using nlohmann::json;
-
-std::string nameOf(const json& object) {
-  return object.value("metadata", json::object()).value("name", "");
-}
 
 std::string joined(const json& list, const std::string& separator = ",") {
   std::string text;
@@ -20,17 +20,20 @@ std::string joined(const json& list, const std::string& separator = ",") {
   return text;
 }
 
-std::optional<json> conditionOf(const json& object, const std::string& type) {
-  const auto status = object.value("status", json::object());
-  for (const auto& condition : status.value("conditions", json::array()))
-    if (condition.value("type", "") == type) return condition;
-  return std::nullopt;
+// The pools an Egress draws from: externalIPPool or externalIPPools.
+std::vector<std::string> poolsOf(const api::EgressSpec& spec) {
+  std::vector<std::string> pools;
+  if (!spec.externalIPPool.empty()) pools.push_back(spec.externalIPPool);
+  for (const auto& pool : spec.externalIPPools.value_or(std::vector<std::string>{}))
+    pools.push_back(pool);
+  return pools;
 }
 
-std::string internalIpOf(const json& node) {
-  for (const auto& address : node.value("status", json::object()).value("addresses", json::array()))
-    if (address.value("type", "") == "InternalIP") return address.value("address", "");
-  return "";
+std::vector<EgressIpPlacement> placementsOf(const api::Egress& egress) {
+  std::vector<EgressIpPlacement> placements;
+  for (const auto& assignment : egress.status.assignments())
+    placements.push_back({assignment.ip, assignment.node});
+  return placements;
 }
 
 }  // namespace
@@ -52,22 +55,14 @@ std::string selectorText(const json& selector) {
 }
 
 std::vector<EgressIpPlacement> placementsOf(const json& egress) {
-  std::vector<EgressIpPlacement> placements;
-  const auto status = egress.value("status", json::object());
-  if (status.contains("egressIPs") && status["egressIPs"].is_array()) {
-    for (const auto& entry : status["egressIPs"])
-      if (entry.is_object()) placements.push_back({entry.value("ip", ""), entry.value("node", "")});
-  } else if (!status.value("egressIP", "").empty()) {
-    placements.push_back({status.value("egressIP", ""), status.value("egressNode", "")});
-  }
-  return placements;
+  return placementsOf(api::Egress::decode(egress));
 }
 
 json egressItems(const std::vector<json>& egresses, const AgentStatus* local) {
   json items = json::array();
-  for (const auto& egress : egresses) {
-    const auto name = nameOf(egress);
-    const auto spec = egress.value("spec", json::object());
+  for (const auto& object : egresses) {
+    const auto egress = api::Egress::decode(object);
+    const auto& name = egress.metadata.name;
     json ips = json::array(), nodes = json::array(), pools = json::array(), pods = json::array();
     bool heldHere = false;
     for (const auto& placement : placementsOf(egress)) {
@@ -79,8 +74,7 @@ json egressItems(const std::vector<json>& egresses, const AgentStatus* local) {
                              placement.ip) != local->heldEgressIps.end())
         heldHere = true;
     }
-    if (!spec.value("externalIPPool", "").empty()) pools.push_back(spec["externalIPPool"]);
-    for (const auto& pool : spec.value("externalIPPools", json::array())) pools.push_back(pool);
+    for (const auto& pool : poolsOf(egress.spec)) pools.push_back(pool);
     if (local)
       for (const auto& pod : local->pods)
         if (pod.egress && pod.egress->name == name) {
@@ -89,12 +83,14 @@ json egressItems(const std::vector<json>& egresses, const AgentStatus* local) {
           pods.push_back(entry);
         }
     std::string state = "Pending", message;
-    if (auto assigned = conditionOf(egress, "IPAssigned")) {
-      state = assigned->value("status", "") == "True" ? "Assigned" : assigned->value("reason", "");
-      message = assigned->value("message", "");
+    if (const auto* assigned = api::findCondition(egress.status.conditions, "IPAssigned")) {
+      state = assigned->status == "True" ? "Assigned" : assigned->reason;
+      message = assigned->message;
     }
     if (ips.empty() && state == "Assigned") state = "Pending";
-    const auto appliedTo = spec.value("appliedTo", json::object());
+    // The selectors as the user wrote them (even when invalid), not as the model parsed them.
+    const auto spec = object.is_object() ? object.value("spec", json::object()) : json();
+    const auto appliedTo = spec.is_object() ? spec.value("appliedTo", json::object()) : json();
     json item = {{"name", name},
                  {"egressIPs", ips},
                  {"nodes", nodes},
@@ -141,29 +137,30 @@ TextTable egressTable(const json& items, bool wide) {
 
 json poolItems(const std::vector<json>& pools, const std::vector<json>& egresses) {
   json items = json::array();
-  for (const auto& pool : pools) {
-    const auto name = nameOf(pool);
-    const auto spec = pool.value("spec", json::object());
-    const auto usage = pool.value("status", json::object()).value("usage", json::object());
+  std::vector<api::Egress> decodedEgresses;
+  for (const auto& egress : egresses) decodedEgresses.push_back(api::Egress::decode(egress));
+  for (const auto& object : pools) {
+    const auto pool = api::ExternalIpPool::decode(object);
+    const auto& name = pool.metadata.name;
+    const auto spec = object.is_object() ? object.value("spec", json::object()) : json();
     json ranges = json::array();
-    for (const auto& range : spec.value("ipRanges", json::array()))
-      ranges.push_back(range.contains("cidr")
-                           ? range.value("cidr", "")
-                           : range.value("start", "") + "-" + range.value("end", ""));
-    json users = json::array();
-    for (const auto& egress : egresses) {
-      const auto egressSpec = egress.value("spec", json::object());
-      bool uses = egressSpec.value("externalIPPool", "") == name;
-      for (const auto& other : egressSpec.value("externalIPPools", json::array()))
-        uses = uses || (other.is_string() && other.get<std::string>() == name);
-      if (uses) users.push_back(nameOf(egress));
+    for (const auto& range : pool.spec.ipRanges) {
+      if (!range) continue;
+      ranges.push_back(!range->cidr.empty() ? range->cidr : range->start + "-" + range->end);
     }
-    const long long total = usage.value("total", -1LL), used = usage.value("used", -1LL);
+    json users = json::array();
+    for (const auto& egress : decodedEgresses) {
+      const auto drawsFrom = poolsOf(egress.spec);
+      if (std::find(drawsFrom.begin(), drawsFrom.end(), name) != drawsFrom.end())
+        users.push_back(egress.metadata.name);
+    }
+    const long long total = pool.status.total.value_or(-1), used = pool.status.used.value_or(-1);
     json item = {{"name", name},
                  {"total", total < 0 ? json(nullptr) : json(total)},
                  {"used", used < 0 ? json(nullptr) : json(used)},
                  {"available", total < 0 || used < 0 ? json(nullptr) : json(total - used)},
-                 {"nodeSelector", selectorText(spec.value("nodeSelector", json()))},
+                 {"nodeSelector",
+                  selectorText(spec.is_object() ? spec.value("nodeSelector", json()) : json())},
                  {"ranges", ranges},
                  {"egresses", users}};
     items.push_back(item);
@@ -196,9 +193,13 @@ json nodeItems(const json& controllerView, const std::vector<json>& nodes,
   std::map<std::string, json> byName;
   for (const auto& entry : controllerView.value("nodes", json::array()))
     byName[entry.value("node", "")] = entry;
+  std::vector<api::Node> decodedNodes;
+  for (const auto& node : nodes) decodedNodes.push_back(api::Node::decode(node));
+  std::vector<api::Egress> decodedEgresses;
+  for (const auto& egress : egresses) decodedEgresses.push_back(api::Egress::decode(egress));
   std::set<std::string> names;
   for (const auto& [name, entry] : byName) names.insert(name);
-  for (const auto& node : nodes) names.insert(nameOf(node));
+  for (const auto& node : decodedNodes) names.insert(node.metadata.name);
   json items = json::array();
   for (const auto& name : names) {
     json item = {{"name", name}};
@@ -214,13 +215,13 @@ json nodeItems(const json& controllerView, const std::vector<json>& nodes,
     }
     item["internalIP"] = "";
     item["labels"] = json::object();
-    for (const auto& node : nodes)
-      if (nameOf(node) == name) {
-        item["internalIP"] = internalIpOf(node);
-        item["labels"] = node.value("metadata", json::object()).value("labels", json::object());
+    for (const auto& node : decodedNodes)
+      if (node.metadata.name == name) {
+        item["internalIP"] = node.internalIP;
+        item["labels"] = node.metadata.labels;
       }
     json ips = json::array();
-    for (const auto& egress : egresses)
+    for (const auto& egress : decodedEgresses)
       for (const auto& placement : placementsOf(egress))
         if (placement.node == name) ips.push_back(placement.ip);
     item["egressIPs"] = ips;

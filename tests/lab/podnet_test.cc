@@ -154,6 +154,39 @@ TEST_CASE("restarting an agent loses no packet; restarting ovs-vswitchd recovers
   }
 }
 
+TEST_CASE("the first packet to another node gets through, also after an ovs-vswitchd restart",
+          "[lab]") {
+  // OVS's userspace tunnelling drops the packet that makes it look for the remote node's MAC; the
+  // agent hands it the MAC before traffic needs it (src/agent/tunnel_neighbours.h).
+  Lab lab({.nodes = 2});
+  REQUIRE(lab.up());
+  const auto ipA = lab.addPod("a", "node01");
+  const auto ipB = lab.addPod("b", "node02");
+  REQUIRE_FALSE(ipB.empty());
+  auto first = lab.exec("a", "ping -c 1 -W 2 " + ipB);
+  INFO(first.output);
+  CHECK(first.ok());
+
+  // A restarted ovs-vswitchd starts with no neighbours, while the kernel still has its entry
+  // (so it sends no ARP that OVS could learn from).
+  REQUIRE(lab.lab("node ovs-restart node01").ok());
+  const auto remotePodCidr = ipB.substr(0, ipB.rfind('.')) + ".0/24";
+  REQUIRE(waitFor(
+      10s,
+      [&] {
+        const auto flows = lab.nodeExec("node01", "ovs-ofctl -O OpenFlow15 dump-flows br-int");
+        const auto waiting =
+            lab.nodeExec("node01", "ovs-vsctl get Open_vSwitch . other_config").output;
+        return flows.ok() && flows.output.find(remotePodCidr) != std::string::npos &&
+               waiting.find("flow-restore-wait") == std::string::npos;
+      },
+      50ms));
+  auto afterRestart = lab.exec("a", "ping -c 1 -W 2 " + ipB);
+  INFO(afterRestart.output);
+  CHECK(afterRestart.ok());
+  CHECK(lab.ping("b", ipA));
+}
+
 TEST_CASE("bad CNI input gets CNI errors and leaves no veth, port or IP behind", "[lab]") {
   Lab lab({.nodes = 1, .podPrefix = 29});  // 5 pod IPs
   REQUIRE(lab.up());

@@ -22,21 +22,6 @@ using nlohmann::json;
 
 std::string text(Ipv4 address) { return formatIpv4(address); }
 
-Result<std::vector<Cidr>> cidrList(const json& spec, const std::string& field) {
-  std::vector<Cidr> cidrs;
-  if (!spec.contains(field) || spec[field].is_null()) return cidrs;
-  if (!spec[field].is_array()) return makeError("spec." + field + " must be a list of IPv4 CIDRs");
-  for (std::size_t i = 0; i < spec[field].size(); ++i) {
-    const auto& entry = spec[field][i];
-    auto cidr = entry.is_string() ? parseCidr(entry.get<std::string>()) : std::nullopt;
-    if (!cidr)
-      return makeError("spec." + field + "[" + std::to_string(i) + "]: " + entry.dump() +
-                       " is not an IPv4 CIDR such as 203.0.113.0/24");
-    cidrs.push_back(*cidr);
-  }
-  return cidrs;
-}
-
 // A pod is selected when every selector given matches; appliedTo with neither selects nothing.
 bool selects(const EgressPolicy& policy, const EgressPod& pod,
              const std::map<std::string, kube::Labels>& namespaceLabels) {
@@ -171,63 +156,25 @@ std::string floatingMac(Ipv4 egressIp) {
   return MacAddress::fromBits(0x025c00000000ULL | egressIp).toString();
 }
 
-namespace {
-
-Result<EgressPolicy> decodeEgressPolicyFields(const json& egress) {
-  EgressPolicy policy;
-  const auto metadata = egress.value("metadata", json::object());
-  policy.name = metadata.value("name", "");
-  if (auto created = kube::parseTime(metadata.value("creationTimestamp", ""))) {
-    policy.creationOrder =
-        std::chrono::duration_cast<std::chrono::seconds>(created->time_since_epoch()).count();
-  }
-  const auto spec = egress.value("spec", json::object());
-  const auto appliedTo = spec.value("appliedTo", json::object());
-  const std::string where = "Egress " + policy.name + ": ";
-  if (appliedTo.contains("namespaceSelector") && !appliedTo["namespaceSelector"].is_null()) {
-    auto selector = kube::parseLabelSelector(appliedTo["namespaceSelector"],
-                                             "spec.appliedTo.namespaceSelector");
-    if (!selector) return makeError(where + selector.error().message);
-    policy.namespaceSelector = *selector;
-  }
-  if (appliedTo.contains("podSelector") && !appliedTo["podSelector"].is_null()) {
-    auto selector =
-        kube::parseLabelSelector(appliedTo["podSelector"], "spec.appliedTo.podSelector");
-    if (!selector) return makeError(where + selector.error().message);
-    policy.podSelector = *selector;
-  }
-  auto destinations = cidrList(spec, "destinationCIDRs");
-  if (!destinations) return makeError(where + destinations.error().message);
-  policy.destinations = *destinations;
-  auto excluded = cidrList(spec, "excludedCIDRs");
-  if (!excluded) return makeError(where + excluded.error().message);
-  policy.excluded = *excluded;
-
-  const auto status = egress.value("status", json::object());
-  if (status.contains("egressIPs") && status["egressIPs"].is_array()) {
-    for (const auto& entry : status["egressIPs"]) {
-      if (!entry.is_object()) continue;
-      if (auto ip = parseIpv4(entry.value("ip", "")))
-        policy.assignments.push_back(
-            EgressAssignment{*ip, entry.value("node", ""), entry.value("previousNode", "")});
-    }
-  } else if (auto ip = parseIpv4(status.value("egressIP", ""))) {
-    policy.assignments.push_back(EgressAssignment{*ip, status.value("egressNode", ""), ""});
-  }
-  return policy;
+Result<EgressPolicy> decodeEgressPolicy(const json& egress) {
+  return toEgressPolicy(api::Egress::decode(egress));
 }
 
-}  // namespace
-
-Result<EgressPolicy> decodeEgressPolicy(const json& egress) {
-  // A field of the wrong JSON type made nlohmann throw out of the agent's reconcile (found by
-  // fuzz_kube_objects); the Egress is then skipped with this error, like any invalid one.
-  try {
-    return decodeEgressPolicyFields(egress);
-  } catch (const json::exception& error) {
-    return makeError("Egress " + kube::nameOf(egress) + " has a field of the wrong type (" +
-                     error.what() + "); fix the object to match the CRD schema");
-  }
+Result<EgressPolicy> toEgressPolicy(const api::Egress& egress) {
+  // Any field the model could not use (a wrong JSON type, a bad selector or CIDR) leaves the
+  // Egress out, with the first problem as the reason: it names the Egress, the field and the fix.
+  if (!egress.problems.empty()) return makeError(egress.problems.front().message);
+  EgressPolicy policy;
+  policy.name = egress.metadata.name;
+  policy.creationOrder = egress.metadata.creationOrder;
+  policy.namespaceSelector = egress.spec.appliedTo.namespaceSelector;
+  policy.podSelector = egress.spec.appliedTo.podSelector;
+  policy.destinations = egress.spec.destinationCIDRs;
+  policy.excluded = egress.spec.excludedCIDRs;
+  for (const auto& assignment : egress.status.assignments())
+    if (auto ip = parseIpv4(assignment.ip))
+      policy.assignments.push_back(EgressAssignment{*ip, assignment.node, assignment.previousNode});
+  return policy;
 }
 
 std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, const EgressPod& pod) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/features/pod_network.h"
+#include "api/egress.h"
 #include "common/ipv4.h"
 #include "common/result.h"
 #include "kube/label_selector.h"
@@ -92,8 +93,10 @@ ResolvedHandovers resolveHandovers(std::vector<EgressPolicy>& policies, const st
                                    HandoversSeen& seen, HandoverClock::time_point now,
                                    const HandoverTiming& timing);
 
-// Decodes an Egress object (crd.antrea.io, any served version). Errors name the field.
+// Decodes an Egress object (crd.antrea.io, any served version) through api::Egress. Errors name
+// the Egress, the field and the fix.
 Result<EgressPolicy> decodeEgressPolicy(const nlohmann::json& egress);
+Result<EgressPolicy> toEgressPolicy(const api::Egress& egress);
 
 // The Geneve VNI that carries the choice of egress IP from the source to the egress node.
 std::uint32_t egressTunnelId(Ipv4 egressIp);
