@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "agent/agent.h"
+#include "common/hash.h"
 #include "ofrules/feature.h"
 #include "ofrules/flow_stats.h"
 
@@ -14,9 +15,8 @@ using nlohmann::json;
 
 std::string hexHash(std::string_view key) {
   char text[24];
-  std::snprintf(
-      text, sizeof text, "0x%llx",
-      static_cast<unsigned long long>(ofrules::stableHash(key) & ofrules::Cookie::kOwnerMask));
+  std::snprintf(text, sizeof text, "0x%llx",
+                static_cast<unsigned long long>(stableHash(key) & ofrules::Cookie::kOwnerMask));
   return text;
 }
 

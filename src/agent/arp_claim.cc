@@ -46,15 +46,6 @@ int arpSocket(const std::string& interfaceName, sockaddr_ll& address) {
 
 }  // namespace
 
-std::optional<MacAddress> parseMac(const std::string& text) {
-  MacAddress mac{};
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx%c", &mac[0], &mac[1], &mac[2],
-                  &mac[3], &mac[4], &mac[5], &tail) != 6)
-    return std::nullopt;
-  return mac;
-}
-
 ArpFrame arpRequestFrame(const MacAddress& senderMac, Ipv4 senderIp, Ipv4 targetIp) {
   ArpFrame frame{};
   std::fill(frame.begin(), frame.begin() + 6, 0xff);  // to everyone

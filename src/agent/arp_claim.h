@@ -18,13 +18,12 @@
 #include <thread>
 
 #include "common/ipv4.h"
+#include "common/mac_address.h"
 
 namespace sluice::agent {
 
-using MacAddress = std::array<std::uint8_t, 6>;
 using ArpFrame = std::array<std::uint8_t, 42>;
 
-std::optional<MacAddress> parseMac(const std::string& text);
 // A broadcast ARP request from `senderMac`/`senderIp` for `targetIp`. A gratuitous ARP is the
 // request form with sender and target both the announced IP.
 ArpFrame arpRequestFrame(const MacAddress& senderMac, Ipv4 senderIp, Ipv4 targetIp);

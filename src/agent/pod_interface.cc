@@ -3,6 +3,7 @@
 #include "agent/pod_interface.h"
 
 #include "agent/netlink.h"
+#include "common/hash.h"
 
 #include <cerrno>
 #include <cstring>
@@ -36,15 +37,7 @@ Result<std::string> configurePodSide(const PodInterfaceSpec& spec) {
 }  // namespace
 
 std::string hostInterfaceName(const std::string& containerId, const std::string& ifName) {
-  // FNV-1a: stable across runs and builds, unlike std::hash.
-  std::uint64_t hash = 1469598103934665603ull;
-  std::string key = containerId;
-  key += '/';
-  key += ifName;
-  for (char c : key) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;
-  }
+  const std::uint64_t hash = stableHash(containerId + "/" + ifName);
   char name[16];
   std::snprintf(name, sizeof name, "sl%012llx",
                 static_cast<unsigned long long>(hash & 0xffffffffffffull));

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.h"
+
 namespace sluice {
 
 // An IPv4 address in host byte order.
@@ -13,6 +15,8 @@ using Ipv4 = std::uint32_t;
 
 // Parses dotted-quad notation strictly: four decimal octets, no leading zeros, nothing else.
 std::optional<Ipv4> parseIpv4(std::string_view text);
+// The same, with an error that names the text and what is wrong with it.
+Result<Ipv4> parseIpv4OrError(std::string_view text);
 std::string formatIpv4(Ipv4 address);
 
 struct Cidr {
@@ -30,5 +34,7 @@ struct Cidr {
 // Parses "A.B.C.D/N". Host bits set below the prefix are an error (as Kubernetes validation
 // does for CIDR fields), so "10.0.0.1/24" is rejected rather than silently truncated.
 std::optional<Cidr> parseCidr(std::string_view text);
+// The same, with an error that names the text; for host bits set, it suggests the network.
+Result<Cidr> parseCidrOrError(std::string_view text);
 
 }  // namespace sluice

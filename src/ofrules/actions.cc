@@ -26,16 +26,16 @@ std::string tableLabel(const Pipeline* pipeline, Table table) {
 // "192.0.2.10" or "192.0.2.10-192.0.2.20"; rendered canonically or an error.
 Result<std::string> renderNatAddress(std::string_view text) {
   auto dash = text.find('-');
-  auto first = Ipv4Address::parse(text.substr(0, dash));
+  auto first = parseIpv4OrError(text.substr(0, dash));
   if (!first) return makeError("ct nat address: " + first.error().message);
-  if (dash == std::string_view::npos) return first->render();
-  auto last = Ipv4Address::parse(text.substr(dash + 1));
+  if (dash == std::string_view::npos) return formatIpv4(*first);
+  auto last = parseIpv4OrError(text.substr(dash + 1));
   if (!last) return makeError("ct nat range end: " + last.error().message);
-  if (last->value < first->value) {
+  if (*last < *first) {
     return makeError("ct nat range \"" + std::string(text) +
                      "\" ends before it starts; swap the addresses");
   }
-  return first->render() + "-" + last->render();
+  return formatIpv4(*first) + "-" + formatIpv4(*last);
 }
 
 }  // namespace
@@ -238,19 +238,19 @@ void ActionList::setField(const HeaderField& field, std::uint64_t value) {
 void ActionList::setField(const HeaderField& field, std::string_view value) {
   std::string rendered;
   if (field.kind == ValueKind::kMac) {
-    auto mac = MacAddress::parse(value);
+    auto mac = parseMacOrError(value);
     if (!mac) {
       fail("set_field " + std::string(field.oxmName) + ": " + mac.error().message);
       return;
     }
-    rendered = mac->render();
+    rendered = mac->toString();
   } else if (field.kind == ValueKind::kIpv4) {
-    auto ip = Ipv4Address::parse(value);
+    auto ip = parseIpv4OrError(value);
     if (!ip) {
       fail("set_field " + std::string(field.oxmName) + ": " + ip.error().message);
       return;
     }
-    rendered = ip->render();
+    rendered = formatIpv4(*ip);
   } else {
     fail("set_field " + std::string(field.oxmName) + ": the field takes a number, not \"" +
          std::string(value) + "\"");
@@ -375,21 +375,21 @@ void ActionList::group(std::uint32_t groupId) {
 }
 
 void ActionList::modDlSrc(std::string_view mac) {
-  auto parsed = MacAddress::parse(mac);
+  auto parsed = parseMacOrError(mac);
   if (!parsed) {
     fail("mod_dl_src: " + parsed.error().message);
     return;
   }
-  append("mod_dl_src:" + parsed->render());
+  append("mod_dl_src:" + parsed->toString());
 }
 
 void ActionList::modDlDst(std::string_view mac) {
-  auto parsed = MacAddress::parse(mac);
+  auto parsed = parseMacOrError(mac);
   if (!parsed) {
     fail("mod_dl_dst: " + parsed.error().message);
     return;
   }
-  append("mod_dl_dst:" + parsed->render());
+  append("mod_dl_dst:" + parsed->toString());
 }
 
 void ActionList::arpReply(std::string_view mac, std::string_view ip) {

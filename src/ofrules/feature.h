@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/hash.h"
 #include "common/result.h"
 #include "ofrules/flow.h"
 #include "ofrules/pipeline.h"
@@ -29,17 +30,6 @@ inline Pipeline buildPipeline(const std::vector<const PipelineFeature*>& feature
   for (const PipelineFeature* feature : features)
     builder.declare(feature->name(), feature->tables());
   return builder.build();
-}
-
-// FNV-1a, 64 bits: stable across processes and releases, unlike std::hash, which matters because
-// cookies outlive the agent that wrote them.
-constexpr std::uint64_t stableHash(std::string_view text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (char c : text) {
-    hash ^= static_cast<std::uint8_t>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
 }
 
 // The cookie of a flow owned by `ownerKey` (e.g. "pod/default/web-1", "egress/egress-a"). The

@@ -132,7 +132,7 @@ FlowBuilder& FlowBuilder::matchArpOp(std::uint16_t op) {
 }
 
 FlowBuilder& FlowBuilder::matchArpSpa(std::string_view cidr) {
-  auto parsed = Ipv4Cidr::parse(cidr);
+  auto parsed = parseMatchCidr(cidr);
   if (!parsed)
     fail("arp_spa: " + parsed.error().message);
   else
@@ -141,7 +141,7 @@ FlowBuilder& FlowBuilder::matchArpSpa(std::string_view cidr) {
 }
 
 FlowBuilder& FlowBuilder::matchArpTpa(std::string_view cidr) {
-  auto parsed = Ipv4Cidr::parse(cidr);
+  auto parsed = parseMatchCidr(cidr);
   if (!parsed)
     fail("arp_tpa: " + parsed.error().message);
   else
@@ -150,7 +150,7 @@ FlowBuilder& FlowBuilder::matchArpTpa(std::string_view cidr) {
 }
 
 FlowBuilder& FlowBuilder::matchArpSha(std::string_view mac) {
-  auto parsed = MacAddress::parse(mac);
+  auto parsed = parseMacOrError(mac);
   if (!parsed)
     fail("arp_sha: " + parsed.error().message);
   else
@@ -159,7 +159,7 @@ FlowBuilder& FlowBuilder::matchArpSha(std::string_view mac) {
 }
 
 FlowBuilder& FlowBuilder::matchArpTha(std::string_view mac) {
-  auto parsed = MacAddress::parse(mac);
+  auto parsed = parseMacOrError(mac);
   if (!parsed)
     fail("arp_tha: " + parsed.error().message);
   else
@@ -168,7 +168,7 @@ FlowBuilder& FlowBuilder::matchArpTha(std::string_view mac) {
 }
 
 FlowBuilder& FlowBuilder::matchIpSrc(std::string_view cidr) {
-  auto parsed = Ipv4Cidr::parse(cidr);
+  auto parsed = parseMatchCidr(cidr);
   if (!parsed)
     fail("nw_src: " + parsed.error().message);
   else
@@ -177,7 +177,7 @@ FlowBuilder& FlowBuilder::matchIpSrc(std::string_view cidr) {
 }
 
 FlowBuilder& FlowBuilder::matchIpDst(std::string_view cidr) {
-  auto parsed = Ipv4Cidr::parse(cidr);
+  auto parsed = parseMatchCidr(cidr);
   if (!parsed)
     fail("nw_dst: " + parsed.error().message);
   else
@@ -248,7 +248,7 @@ FlowBuilder& FlowBuilder::matchTunnelId(std::uint64_t id) {
 }
 
 FlowBuilder& FlowBuilder::matchTunnelSrc(std::string_view ip) {
-  auto parsed = Ipv4Address::parse(ip);
+  auto parsed = parseIpv4OrError(ip);
   if (!parsed)
     fail("tun_src: " + parsed.error().message);
   else
@@ -257,7 +257,7 @@ FlowBuilder& FlowBuilder::matchTunnelSrc(std::string_view ip) {
 }
 
 FlowBuilder& FlowBuilder::matchTunnelDst(std::string_view ip) {
-  auto parsed = Ipv4Address::parse(ip);
+  auto parsed = parseIpv4OrError(ip);
   if (!parsed)
     fail("tun_dst: " + parsed.error().message);
   else
@@ -294,17 +294,17 @@ std::string FlowBuilder::renderMatch() const {
     appendField(match, "ct_mark", maskedHex(ctMark_.value, ctMark_.mask, kFullRegisterMask));
   if (ctZone_) appendField(match, "ct_zone", std::to_string(*ctZone_));
   if (tunnelId_) appendField(match, "tun_id", renderHex(*tunnelId_));
-  if (tunnelSrc_) appendField(match, "tun_src", tunnelSrc_->render());
-  if (tunnelDst_) appendField(match, "tun_dst", tunnelDst_->render());
+  if (tunnelSrc_) appendField(match, "tun_src", formatIpv4(*tunnelSrc_));
+  if (tunnelDst_) appendField(match, "tun_dst", formatIpv4(*tunnelDst_));
   if (pktMark_)
     appendField(match, "pkt_mark", maskedHex(pktMark_->value, pktMark_->mask, kFullRegisterMask));
   if (arpOp_) appendField(match, "arp_op", std::to_string(*arpOp_));
-  if (arpSpa_ && !arpSpa_->matchesAll()) appendField(match, "arp_spa", arpSpa_->render());
-  if (arpTpa_ && !arpTpa_->matchesAll()) appendField(match, "arp_tpa", arpTpa_->render());
-  if (arpSha_) appendField(match, "arp_sha", arpSha_->render());
-  if (arpTha_) appendField(match, "arp_tha", arpTha_->render());
-  if (ipSrc_ && !ipSrc_->matchesAll()) appendField(match, "nw_src", ipSrc_->render());
-  if (ipDst_ && !ipDst_->matchesAll()) appendField(match, "nw_dst", ipDst_->render());
+  if (arpSpa_ && arpSpa_->prefix != 0) appendField(match, "arp_spa", renderMatchCidr(*arpSpa_));
+  if (arpTpa_ && arpTpa_->prefix != 0) appendField(match, "arp_tpa", renderMatchCidr(*arpTpa_));
+  if (arpSha_) appendField(match, "arp_sha", arpSha_->toString());
+  if (arpTha_) appendField(match, "arp_tha", arpTha_->toString());
+  if (ipSrc_ && ipSrc_->prefix != 0) appendField(match, "nw_src", renderMatchCidr(*ipSrc_));
+  if (ipDst_ && ipDst_->prefix != 0) appendField(match, "nw_dst", renderMatchCidr(*ipDst_));
   if (ipProto_) appendField(match, "nw_proto", std::to_string(*ipProto_));
   if (tpSrc_) appendField(match, "tp_src", std::to_string(tpSrc_->port));
   if (tpDst_) appendField(match, "tp_dst", std::to_string(tpDst_->port));

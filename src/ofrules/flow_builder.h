@@ -114,12 +114,12 @@ class FlowBuilder : public ActionBuilder<FlowBuilder> {
   std::optional<MacMatch> ethDst_;
   std::optional<std::uint16_t> ethType_;
   std::optional<std::uint16_t> arpOp_;
-  std::optional<Ipv4Cidr> arpSpa_;
-  std::optional<Ipv4Cidr> arpTpa_;
+  std::optional<Cidr> arpSpa_;
+  std::optional<Cidr> arpTpa_;
   std::optional<MacAddress> arpSha_;
   std::optional<MacAddress> arpTha_;
-  std::optional<Ipv4Cidr> ipSrc_;
-  std::optional<Ipv4Cidr> ipDst_;
+  std::optional<Cidr> ipSrc_;
+  std::optional<Cidr> ipDst_;
   std::optional<std::uint8_t> ipProto_;
   std::optional<PortMatch> tpSrc_;
   std::optional<PortMatch> tpDst_;
@@ -128,8 +128,8 @@ class FlowBuilder : public ActionBuilder<FlowBuilder> {
   std::optional<CtState> ctState_;
   std::optional<std::uint16_t> ctZone_;
   std::optional<std::uint64_t> tunnelId_;
-  std::optional<Ipv4Address> tunnelSrc_;
-  std::optional<Ipv4Address> tunnelDst_;
+  std::optional<Ipv4> tunnelSrc_;
+  std::optional<Ipv4> tunnelDst_;
   std::optional<Masked> pktMark_;
 
   std::vector<std::string> errors_;

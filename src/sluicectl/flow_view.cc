@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "common/hash.h"
 #include "ofrules/cookie_text.h"
 #include "ofrules/feature.h"
 #include "ofrules/flow.h"
@@ -31,7 +32,7 @@ std::vector<std::string> splitMatch(const std::string& match) {
 }  // namespace
 
 std::uint64_t ownerHash(const std::string& key) {
-  return ofrules::stableHash(key) & ofrules::Cookie::kOwnerMask;
+  return stableHash(key) & ofrules::Cookie::kOwnerMask;
 }
 
 std::string nameTables(const std::string& actions, const AgentStatus& status) {

@@ -33,5 +33,17 @@ TEST_CASE("parseCidr rejects host bits and bad prefixes", "[unit]") {
   }
 }
 
+TEST_CASE("the OrError parsers say what is wrong with the text", "[unit]") {
+  using Catch::Matchers::Contains;
+  CHECK(*parseIpv4OrError("10.10.0.8") == Ipv4{0x0a0a0008});
+  CHECK_THAT(parseIpv4OrError("10.1.2").error().message, Contains("must be a dotted quad"));
+  CHECK_THAT(parseIpv4OrError("10.1.2.256").error().message, Contains("from 0 to 255"));
+  CHECK(*parseCidrOrError("10.10.1.0/28") == Cidr{0x0a0a0100, 28});
+  CHECK_THAT(parseCidrOrError("10.1.2.3/8").error().message,
+             Contains("has host bits set; did you mean 10.0.0.0/8?"));
+  CHECK_THAT(parseCidrOrError("10.0.0.0").error().message, Contains("needs a prefix length"));
+  CHECK_THAT(parseCidrOrError("10.0.0.0/33").error().message, Contains("from 0 to 32"));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -89,15 +89,18 @@ TEST_CASE("cookies describe themselves for sluicectl", "[unit]") {
 }
 
 TEST_CASE("address values parse and render canonically", "[unit]") {
-  CHECK(Ipv4Cidr::parse("10.244.0.0/16")->render() == "10.244.0.0/16");
-  CHECK(Ipv4Cidr::parse("10.244.1.5/32")->render() == "10.244.1.5");
-  CHECK(Ipv4Cidr::parse("0.0.0.0/0")->matchesAll());
-  CHECK_FALSE(Ipv4Cidr::parse("10.244.0.0/33").ok());
-  CHECK_FALSE(Ipv4Address::parse("010.1.1.1").ok());
-  CHECK_FALSE(Ipv4Address::parse("1.1.1.1.1").ok());
-  CHECK_FALSE(Ipv4Address::parse("").ok());
-  CHECK(MacAddress::parse("AA:bb:0C:dd:ee:FF")->render() == "aa:bb:0c:dd:ee:ff");
-  CHECK_FALSE(MacAddress::parse("aa-bb-cc-dd-ee-ff").ok());
+  CHECK(renderMatchCidr(*parseMatchCidr("10.244.0.0/16")) == "10.244.0.0/16");
+  CHECK(renderMatchCidr(*parseMatchCidr("10.244.1.5/32")) == "10.244.1.5");
+  CHECK(renderMatchCidr(*parseMatchCidr("10.244.1.5")) == "10.244.1.5");
+  CHECK(parseMatchCidr("0.0.0.0/0")->prefix == 0);
+  CHECK_FALSE(parseMatchCidr("10.244.0.0/33").ok());
+  CHECK_FALSE(parseMatchCidr("010.1.1.1").ok());
+  CHECK_FALSE(parseMatchCidr("1.1.1.1.1").ok());
+  CHECK_FALSE(parseMatchCidr("").ok());
+  CHECK(MacMatch::parse("AA:bb:0C:dd:ee:FF")->render() == "aa:bb:0c:dd:ee:ff");
+  CHECK(MacMatch::parse("01:00:00:00:00:00/01:00:00:00:00:00")->render() ==
+        "01:00:00:00:00:00/01:00:00:00:00:00");
+  CHECK_FALSE(MacMatch::parse("aa-bb-cc-dd-ee-ff").ok());
   CHECK_FALSE(MacMatch::parse("ff:00:00:00:00:00/01:00:00:00:00:00").ok());
   CHECK(renderHex(0) == "0x0");
   CHECK(renderHex(0xffffffff) == "0xffffffff");

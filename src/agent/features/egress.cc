@@ -4,9 +4,10 @@
 #include "agent/features/egress.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <set>
 
+#include "common/hash.h"
+#include "common/mac_address.h"
 #include "ofrules/feature.h"
 #include "ofrules/fields.h"
 #include "ofrules/flow_builder.h"
@@ -18,15 +19,6 @@ using namespace sluice::ofrules;
 using nlohmann::json;
 
 std::string text(Ipv4 address) { return formatIpv4(address); }
-
-std::uint64_t fnv(const std::string& key) {
-  std::uint64_t hash = 1469598103934665603ull;
-  for (char c : key) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
 
 // A pod is selected when every selector given matches; appliedTo with neither selects nothing.
 bool selects(const EgressPolicy& policy, const EgressPod& pod,
@@ -132,10 +124,7 @@ void declareEgressTables(PipelineBuilder& builder) {
 std::uint32_t egressTunnelId(Ipv4 egressIp) { return egressIp & 0xffffff; }
 
 std::string floatingMac(Ipv4 egressIp) {
-  char mac[18];
-  std::snprintf(mac, sizeof mac, "02:5c:%02x:%02x:%02x:%02x", (egressIp >> 24) & 0xff,
-                (egressIp >> 16) & 0xff, (egressIp >> 8) & 0xff, egressIp & 0xff);
-  return mac;
+  return MacAddress::fromBits(0x025c00000000ULL | egressIp).toString();
 }
 
 Result<EgressPolicy> decodeEgressPolicy(const json& egress) {
@@ -166,7 +155,7 @@ std::optional<EgressAssignment> chooseAssignment(const EgressPolicy& policy, con
   if (placed.empty()) return std::nullopt;
   // Sorted by IP, so the choice depends on the set of IPs, not on the order status lists them.
   std::sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) { return a.ip < b.ip; });
-  return placed[fnv(pod.namespaceName + "/" + pod.name) % placed.size()];
+  return placed[stableHash(pod.namespaceName + "/" + pod.name) % placed.size()];
 }
 
 ResolvedHandovers resolveHandovers(std::vector<EgressPolicy>& policies, const std::string& self,
