@@ -215,18 +215,20 @@ SyncInputs EgressController::observe(Clock::time_point now, const std::string& n
   for (const auto& object : egresses_->list()) {
     const auto name = kube::nameOf(*object);
     present.insert(name);
-    ObservedEgress observed{decodeEgress(*object), statusOf(*object),
-                            kube::resourceVersionOf(*object)};
     // Our own last write is newer than a cache that has not caught up with it yet (the same
     // object: a deleted and re-created Egress has a new uid).
     auto own = written.find(name);
     if (own != written.end() && own->second.value("uid", "") == kube::uidOf(*object) &&
-        kube::versionAtLeast(own->second.value("resourceVersion", ""), observed.resourceVersion)) {
+        kube::versionAtLeast(own->second.value("resourceVersion", ""),
+                             kube::resourceVersionOf(*object))) {
       json copy = *object;
       copy["status"] = own->second["status"];
-      observed = {decodeEgress(copy), statusOf(copy), own->second.value("resourceVersion", "")};
+      inputs.egresses.push_back(
+          {decodeEgress(copy), statusOf(copy), own->second.value("resourceVersion", "")});
+      continue;
     }
-    inputs.egresses.push_back(std::move(observed));
+    inputs.egresses.push_back(
+        {decodeEgress(*object), statusOf(*object), kube::resourceVersionOf(*object)});
   }
   {
     std::lock_guard lock(termMutex_);
