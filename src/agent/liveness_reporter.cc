@@ -4,97 +4,15 @@
 // node has let go before the controller's silence timer (counted from receipt) can fire.
 #include "agent/liveness_reporter.h"
 
-#include <fstream>
-#include <sstream>
+#include <memory>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "kube/transport.h"
 
 namespace sluice::agent {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-
-// One keep-alive connection, driven synchronously with deadlines (tcp_stream's timer completes
-// every operation by its deadline, so io.run() always returns).
-class Connection {
- public:
-  bool connected() const { return stream_.has_value(); }
-  const std::string& address() const { return address_; }
-
-  Result<void> connect(const std::string& address, std::chrono::milliseconds timeout) {
-    close();
-    const auto colon = address.rfind(':');
-    if (colon == std::string::npos)
-      return makeError("controller address \"" + address + "\" is not HOST:PORT");
-    beast::error_code error;
-    tcp::resolver resolver(io_);
-    const auto endpoints =
-        resolver.resolve(address.substr(0, colon), address.substr(colon + 1), error);
-    if (error) return makeError("resolve " + address + ": " + error.message());
-    stream_.emplace(io_);
-    stream_->expires_after(timeout);
-    stream_->async_connect(endpoints,
-                           [&](beast::error_code result, const tcp::endpoint&) { error = result; });
-    run();
-    if (error) {
-      close();
-      return makeError("connect " + address + ": " + error.message());
-    }
-    beast::error_code ignored;
-    stream_->socket().set_option(tcp::no_delay(true), ignored);
-    address_ = address;
-    return {};
-  }
-
-  Result<http::response<http::string_body>> roundTrip(http::request<http::string_body>& request,
-                                                      std::chrono::milliseconds timeout) {
-    beast::error_code error;
-    stream_->expires_after(timeout);
-    http::async_write(*stream_, request,
-                      [&](beast::error_code result, std::size_t) { error = result; });
-    run();
-    http::response<http::string_body> response;
-    if (!error) {
-      http::async_read(*stream_, buffer_, response,
-                       [&](beast::error_code result, std::size_t) { error = result; });
-      run();
-    }
-    if (error) {
-      close();
-      return makeError("report to " + address_ + ": " + error.message());
-    }
-    if (!response.keep_alive()) close();
-    return response;
-  }
-
-  void close() {
-    if (!stream_) return;
-    beast::error_code ignored;
-    stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_->close();
-    stream_.reset();
-    buffer_.clear();
-  }
-
- private:
-  void run() {
-    io_.restart();
-    io_.run();
-  }
-
-  asio::io_context io_{1};
-  std::optional<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-  std::string address_;
-};
 
 // "http://10.0.0.5:10349/v1/report" -> "10.0.0.5:10349".
 std::optional<std::string> redirectAddress(const std::string& location) {
@@ -108,17 +26,6 @@ std::optional<std::string> redirectAddress(const std::string& location) {
   rest = rest.substr(0, slash);
   if (rest.empty() || rest.find(':') == std::string::npos) return std::nullopt;
   return rest;
-}
-
-std::string readToken(const std::string& path) {
-  if (path.empty()) return {};
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  auto token = text.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
-    token.pop_back();
-  return token;
 }
 
 }  // namespace
@@ -180,12 +87,26 @@ void LivenessReporter::succeeded(Clock::time_point sentAt, std::uint64_t epoch) 
 }
 
 void LivenessReporter::reportLoop() {
-  Connection connection;
+  // One keep-alive connection at a time (the transport pools at most one), to the Service or,
+  // after a redirect, to the leader.
+  std::unique_ptr<kube::Transport> transport;
+  std::string transportTarget;
+  std::uint64_t connectsBefore = 0;  // connections of the transports replaced so far
+  const kube::TransportOptions transportOptions{.connectTimeout = options_.fencingTimeout,
+                                                .requestTimeout = options_.fencingTimeout,
+                                                .maxIdleConnections = 1,
+                                                .userAgent = "sluice-agent"};
   std::uint64_t sequence = 0;
   std::string target = options_.controllerAddress;
   auto nextSend = Clock::now();
   bool loggedFailure = false;
   bool checkedTiming = false;
+  auto fail = [&](const std::string& message) {
+    if (!loggedFailure) {
+      SLUICE_LOG(kWarning, "liveness") << message;
+    }
+    loggedFailure = true;
+  };
   while (!stopping_) {
     {
       std::unique_lock lock(mutex_);
@@ -198,49 +119,40 @@ void LivenessReporter::reportLoop() {
     bool ok = false;
     // At most one redirect per report: the standby names the leader.
     for (int attempt = 0; attempt < 3 && !ok && !stopping_; ++attempt) {
-      if (!connection.connected() || connection.address() != target) {
-        {
-          std::lock_guard lock(mutex_);
-          ++stats_.connects;
-        }
-        auto connected = connection.connect(target, options_.fencingTimeout);
-        if (!connected) {
-          if (!loggedFailure) {
-            SLUICE_LOG(kWarning, "liveness") << connected.error().message;
-          }
-          loggedFailure = true;
-          // The leader we were sent to is gone: go back to the Service, which finds the new one.
-          if (target != options_.controllerAddress) {
-            target = options_.controllerAddress;
-            continue;
-          }
+      if (!transport || transportTarget != target) {
+        if (transport) connectsBefore += transport->connectionsOpened();
+        auto made = kube::makePlainHttpTransport(target, options_.tokenFile, transportOptions);
+        if (!made) {
+          fail("controller address: " + made.error().message);
           break;
         }
+        transport = std::move(*made);
+        transportTarget = target;
       }
-      http::request<http::string_body> request{http::verb::post, "/v1/report", 11};
-      request.set(http::field::host, target);
-      request.set(http::field::content_type, "application/json");
-      request.keep_alive(true);
-      const auto token = readToken(options_.tokenFile);
-      if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
-      request.body() = nlohmann::json{{"node", options_.nodeName}, {"seq", sequence}}.dump();
-      request.prepare_payload();
       {
         std::lock_guard lock(mutex_);
         ++stats_.sent;
       }
-      auto response = connection.roundTrip(request, options_.fencingTimeout);
-      if (!response) {
-        if (!loggedFailure) {
-          SLUICE_LOG(kWarning, "liveness") << response.error().message;
-        }
-        loggedFailure = true;
-        if (target != options_.controllerAddress) target = options_.controllerAddress;
-        continue;  // one fresh connection: a pooled keep-alive may have been closed by the peer
+      auto response = transport->send(kube::HttpRequest{
+          .method = "POST",
+          .target = "/v1/report",
+          .contentType = "application/json",
+          .body = nlohmann::json{{"node", options_.nodeName}, {"seq", sequence}}.dump()});
+      {
+        std::lock_guard lock(mutex_);
+        stats_.connects = connectsBefore + transport->connectionsOpened();
       }
-      const int status = static_cast<int>(response->result_int());
+      if (!response) {
+        fail("report to " + target + ": " + response.error().message);
+        // The leader we were sent to is gone: go back to the Service, which finds the new one.
+        // (The transport already retried once on a fresh connection.)
+        if (target == options_.controllerAddress) break;
+        target = options_.controllerAddress;
+        continue;
+      }
+      const int status = response->status;
       if (status == 307 || status == 308) {
-        auto leader = redirectAddress(std::string((*response)[http::field::location]));
+        auto leader = redirectAddress(response->header("location"));
         {
           std::lock_guard lock(mutex_);
           ++stats_.redirects;
@@ -250,16 +162,12 @@ void LivenessReporter::reportLoop() {
         continue;
       }
       if (status != 200) {
-        if (!loggedFailure) {
-          SLUICE_LOG(kWarning, "liveness")
-              << "report to " << target << ": HTTP " << status << ": " << response->body();
-        }
-        loggedFailure = true;
+        fail("report to " + target + ": HTTP " + std::to_string(status) + ": " + response->body);
         break;
       }
       std::uint64_t epoch = 0;
       try {
-        const auto body = nlohmann::json::parse(response->body());
+        const auto body = nlohmann::json::parse(response->body);
         epoch = body.value("epoch", std::uint64_t{0});
         const auto silence =
             std::chrono::milliseconds(body.value("nodeSilenceTimeoutMs", std::int64_t{0}));
@@ -283,7 +191,6 @@ void LivenessReporter::reportLoop() {
       succeeded(sentAt, epoch);
     }
   }
-  connection.close();
 }
 
 void LivenessReporter::fenceLoop() {

@@ -1,11 +1,9 @@
 // The reconcile shell of sluice-controller: informers on Egresses, ExternalIPPools and Nodes,
-// agents' liveness reports over HTTP, leader election, and one worker that runs the pure
-// scheduler over the whole cluster and writes only what changed.
+// leader election, the liveness service, and one worker that decodes the cluster, plans with
+// the pure scheduler (planSync) and writes only what changed (StatusWriter).
 #pragma once
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,7 +17,9 @@
 #include "common/result.h"
 #include "controller/controller_config.h"
 #include "controller/controller_metrics.h"
-#include "controller/node_liveness.h"
+#include "controller/liveness_service.h"
+#include "controller/status_writer.h"
+#include "controller/sync_plan.h"
 #include "kube/client.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
@@ -27,11 +27,6 @@
 #include "kube/work_queue.h"
 
 namespace sluice::controller {
-
-// How long status keeps a graceful move's previousNode: longer than the agents' hold and drain.
-inline constexpr std::chrono::milliseconds kHandoverWindow{2000};
-
-inline constexpr const char* kLeaderAddressAnnotation = "sluice.io/leader-address";
 
 struct EgressControllerOptions {
   ControllerConfig config{};
@@ -59,58 +54,50 @@ class EgressController {
  private:
   using Clock = std::chrono::steady_clock;
 
-  HttpResponse handleReport(const HttpRequest& request);
-  HttpResponse handleNodes(const HttpRequest& request);
-  Result<void> authenticate(const HttpRequest& request);
-  std::string leaderAddress();
-
+  void buildServer(const std::string& listen);
   void startedLeading();
   void stoppedLeading();
+  void publishLeaderAddress();
   void workerLoop();
-  void livenessLoop();
   void enqueue() {
     queue_.add("cluster");
     metrics_.workqueueDepth().Set(static_cast<double>(queue_.size()));
   }
   // One full reconcile; false asks for a retry with backoff.
   bool sync();
-  // The graceful moves of one Egress still in flight, after recording new ones.
-  std::vector<Handover> trackHandovers(const std::string& egress, const nlohmann::json& current,
-                                       const nlohmann::json& desired,
-                                       const std::map<std::string, NodeLiveness>& liveness,
-                                       Clock::time_point now);
+  SyncInputs observe(Clock::time_point now, const std::string& nowText);
+  // Writes the plan's statuses and adds the Events of those written to `events`; false when a
+  // write failed (retry).
+  bool apply(const SyncPlan& plan, const std::string& nowText, std::vector<PlannedEvent>& events);
+  void recordEvents(const std::vector<PlannedEvent>& events);
+  void rememberWrite(const std::string& egress, const nlohmann::json& object);
 
   kube::Client& client_;
   EgressControllerOptions options_;
   ControllerMetrics metrics_;
+  std::unique_ptr<LivenessService> liveness_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<kube::Informer> egresses_;
   std::unique_ptr<kube::Informer> pools_;
   std::unique_ptr<kube::Informer> nodes_;
   std::unique_ptr<kube::LeaderElector> elector_;
   kube::EventRecorder events_;
-  // By Egress name: graceful moves announced with previousNode, until when (worker thread only).
-  std::map<std::string, std::vector<std::pair<Handover, Clock::time_point>>> handovers_;
+  StatusWriter writer_;
+  HandoverBook handovers_;  // worker thread only
   kube::WorkQueue queue_;
 
   std::atomic<bool> leading_{false};
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> started_{false};
 
-  std::mutex mutex_;  // guards everything below
-  std::condition_variable livenessCv_;
-  NodeLivenessTracker tracker_;
-  std::uint64_t epoch_ = 0;
-  std::map<std::string, NodeLivenessTracker::Death> deaths_;  // dead nodes of this term
-  // {uid, status} this term wrote per Egress: newer than the informer's cache may be.
+  // Guards the two small records below (the worker uses them; a new term clears them). Nothing
+  // is decoded under it.
+  std::mutex termMutex_;
+  // {uid, resourceVersion, status} this term wrote per Egress: newer than the informer's cache
+  // may be.
   std::map<std::string, nlohmann::json> written_;
   std::set<std::string> reportedProblems_;  // Events already recorded this term
-  std::string cachedLeaderAddress_;
-  Clock::time_point cachedLeaderAt_{};
-  std::map<std::string, Clock::time_point> tokenCache_;  // authenticated tokens and their expiry
 
   std::thread worker_;
-  std::thread livenessThread_;
 };
 
 }  // namespace sluice::controller

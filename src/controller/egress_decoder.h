@@ -1,6 +1,7 @@
-// Typed decoding of Egress, ExternalIPPool and Node objects into plain structs, and the pure
-// step from those structs (plus node liveness and config) to the scheduler's input. It repeats
-// the CRDs' CEL checks, because kubectl's client-side dry run and older API servers skip them.
+// The controller's reading of the typed models (src/api) of Egresses, ExternalIPPools and Nodes
+// into the scheduler's terms, and the pure step from those (plus node liveness and config) to
+// the scheduler's input. It repeats the CRDs' CEL checks, because kubectl's client-side dry run
+// and older API servers skip them.
 #pragma once
 
 #include <cstdint>

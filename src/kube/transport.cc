@@ -1,9 +1,12 @@
-// Boost.Beast/Asio/OpenSSL implementation of Transport, one io_context per connection so that
-// each call runs on its caller's thread with its own timeouts.
+// Boost.Beast/Asio/OpenSSL implementation of Transport, over TLS or plain TCP, one io_context
+// per connection so that each call runs on its caller's thread with its own timeouts.
 #include "kube/transport.h"
 
 #include <array>
+#include <atomic>
+#include <cctype>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <openssl/ssl.h>
@@ -20,6 +23,18 @@
 #include "common/log.h"
 
 namespace sluice::kube {
+
+std::string HttpResponse::header(std::string_view name) const {
+  const auto lower = [](std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  const auto wanted = lower(name);
+  for (const auto& [key, value] : headers)
+    if (lower(key) == wanted) return value;
+  return "";
+}
 
 void StreamCanceller::cancel() {
   // The hook runs under the lock so that clearHook() cannot return while it still runs: the
@@ -98,16 +113,31 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-struct Connection {
-  explicit Connection(ssl::context& context) : stream(ioc, context) {}
+struct TlsConnection {
+  explicit TlsConnection(ssl::context& context) : stream(ioc, context) {}
   asio::io_context ioc;
   beast::ssl_stream<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
 };
 
+struct PlainConnection {
+  explicit PlainConnection(ssl::context&) : stream(ioc) {}
+  asio::io_context ioc;
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+};
+
+template <typename Fields>
+std::vector<std::pair<std::string, std::string>> headersOf(const Fields& fields) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& field : fields)
+    headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  return headers;
+}
+
 // Runs the io_context until the operation started by `start` completes (with its own timeout
 // armed on the stream).
-template <typename Start>
+template <typename Connection, typename Start>
 beast::error_code runOperation(Connection& connection, std::chrono::milliseconds timeout,
                                Start start) {
   beast::error_code result = asio::error::would_block;
@@ -126,15 +156,19 @@ bool isIpAddress(const std::string& host) {
   return !error;
 }
 
-class HttpsTransport : public Transport {
+template <typename Connection>
+class BeastTransport : public Transport {
  public:
-  HttpsTransport(ClusterConfig config, ServerUrl url, TransportOptions options)
+  static constexpr bool kTls = std::is_same_v<Connection, TlsConnection>;
+
+  BeastTransport(ClusterConfig config, ServerUrl url, TransportOptions options)
       : config_(std::move(config)),
         url_(std::move(url)),
         options_(std::move(options)),
         sslContext_(ssl::context::tls_client) {}
 
   Result<void> init() {
+    if constexpr (!kTls) return {};
     try {
       sslContext_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                               ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
@@ -208,6 +242,7 @@ class HttpsTransport : public Transport {
     if (error) return makeError(describe(request) + ": read header: " + error.message());
     HttpResponse response;
     response.status = static_cast<int>(parser.get().result_int());
+    response.headers = headersOf(parser.get());
     bool success = response.status >= 200 && response.status < 300;
     std::array<char, size_t{64} * 1024> chunk{};
     std::string pending;
@@ -240,6 +275,8 @@ class HttpsTransport : public Transport {
     if (success && !pending.empty()) onLine(pending);
     return response;
   }
+
+  std::uint64_t connectionsOpened() const override { return connections_.load(); }
 
  private:
   std::string describe(const HttpRequest& request) const {
@@ -308,6 +345,12 @@ class HttpsTransport : public Transport {
     });
     if (error)
       return makeError(config_.source + ": connect to " + config_.server + ": " + error.message());
+    ++connections_;
+    if constexpr (kTls) return handshake(connection);
+    return {};
+  }
+
+  Result<void> handshake(Connection& connection) {
     SSL* handle = connection.stream.native_handle();
     if (!isIpAddress(url_.host)) SSL_set_tlsext_host_name(handle, url_.host.c_str());
     if (!config_.insecureSkipTlsVerify) {
@@ -317,7 +360,7 @@ class HttpsTransport : public Transport {
       if (ok != 1)
         return makeError(config_.source + ": cannot set the expected server name " + url_.host);
     }
-    error = runOperation(connection, options_.connectTimeout, [&](auto handler) {
+    const auto error = runOperation(connection, options_.connectTimeout, [&](auto handler) {
       connection.stream.async_handshake(ssl::stream_base::client, std::move(handler));
     });
     if (error) {
@@ -348,6 +391,7 @@ class HttpsTransport : public Transport {
     if (error) return makeError(describe(request) + ": read: " + error.message());
     HttpResponse response;
     response.status = static_cast<int>(parser.get().result_int());
+    response.headers = headersOf(parser.get());
     reusable = parser.get().keep_alive() && !parser.need_eof();
     response.body = std::move(parser.get().body());
     return response;
@@ -362,6 +406,7 @@ class HttpsTransport : public Transport {
   std::mutex tokenMutex_;
   std::string cachedToken_;
   Clock::time_point tokenReadAt_;
+  std::atomic<std::uint64_t> connections_{0};
 };
 
 }  // namespace
@@ -374,10 +419,24 @@ Result<std::unique_ptr<Transport>> makeHttpTransport(const ClusterConfig& config
     return makeError(config.source + ": server " + config.server +
                      " is plain http; only https is supported");
   }
-  auto transport = std::make_unique<HttpsTransport>(config, *url, options);
+  auto transport = std::make_unique<BeastTransport<TlsConnection>>(config, *url, options);
   auto ready = transport->init();
   if (!ready) return ready.error();
   return std::unique_ptr<Transport>(std::move(transport));
+}
+
+Result<std::unique_ptr<Transport>> makePlainHttpTransport(const std::string& hostPort,
+                                                          const std::string& tokenFile,
+                                                          const TransportOptions& options) {
+  ClusterConfig config;
+  config.server = "http://" + hostPort;
+  config.tokenFile = tokenFile;
+  config.source = hostPort;
+  auto url = parseServerUrl(config.server);
+  if (!url || hostPort.find(':') == std::string::npos)
+    return makeError("address \"" + hostPort + "\" is not HOST:PORT");
+  return std::unique_ptr<Transport>(
+      std::make_unique<BeastTransport<PlainConnection>>(config, *url, options));
 }
 
 }  // namespace sluice::kube

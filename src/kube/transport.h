@@ -1,13 +1,18 @@
-// HTTP/1.1 transport to the Kubernetes API: plain requests and line-streamed responses (watch).
-// The interface is small so that unit tests of pure logic can use a fake.
+// Sluice's one HTTP/1.1 client: to the Kubernetes API over TLS (plain requests and
+// line-streamed watch responses), and in plain HTTP to the controller's endpoints (the agents'
+// liveness reports, sluicectl's liveness view). The interface is small so that unit tests of
+// pure logic can use a fake.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 #include "kube/config.h"
@@ -22,8 +27,16 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  HttpResponse() = default;
+  HttpResponse(int status, std::string body, Headers headers = {})
+      : status(status), body(std::move(body)), headers(std::move(headers)) {}
+
   int status = 0;
   std::string body;
+  Headers headers;
+  // The first header named `name` (case-insensitive); "" when absent.
+  std::string header(std::string_view name) const;
 };
 
 // Lets another thread end a streaming request: cancel() aborts the read in progress.
@@ -55,6 +68,8 @@ class Transport {
   [[nodiscard]] virtual Result<HttpResponse> stream(
       const HttpRequest& request, const std::function<void(std::string_view line)>& onLine,
       StreamCanceller& canceller) = 0;
+  // How many connections this transport has opened (keep-alive reuses them).
+  virtual std::uint64_t connectionsOpened() const { return 0; }
 };
 
 struct TransportOptions {
@@ -80,5 +95,11 @@ struct ServerUrl {
 // Thread-safe: concurrent send() calls use separate pooled connections.
 [[nodiscard]] Result<std::unique_ptr<Transport>> makeHttpTransport(
     const ClusterConfig& config, const TransportOptions& options = {});
+
+// The same client in plain HTTP to HOST:PORT, for Sluice's own endpoints inside the cluster.
+// The service-account token in `tokenFile` (if any) is sent as a bearer token.
+[[nodiscard]] Result<std::unique_ptr<Transport>> makePlainHttpTransport(
+    const std::string& hostPort, const std::string& tokenFile = "",
+    const TransportOptions& options = {});
 
 }  // namespace sluice::kube

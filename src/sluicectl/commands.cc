@@ -1,6 +1,11 @@
 // sluicectl's commands: I/O around the pure views.
 #include "sluicectl/commands.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -9,9 +14,9 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/resource.h"
+#include "kube/transport.h"
 #include "sluicectl/agent_status.h"
 #include "sluicectl/flow_view.h"
-#include "sluicectl/http_get.h"
 #include "sluicectl/resource_view.h"
 #include "sluicectl/trace_view.h"
 
@@ -168,6 +173,23 @@ Result<std::string> getPools(const GlobalOptions& options, const GetPools& comma
   return formatted(items, poolTable(items, options.output == OutputFormat::kWide), options.output);
 }
 
+// GET from sluice-controller over the project's one HTTP client, with a 5 s deadline.
+Result<kube::HttpResponse> controllerGet(const std::string& address, const std::string& target) {
+  constexpr std::chrono::seconds kTimeout{5};
+  auto transport = kube::makePlainHttpTransport(
+      address, "",
+      kube::TransportOptions{
+          .connectTimeout = kTimeout, .requestTimeout = kTimeout, .userAgent = "sluicectl"});
+  if (!transport) return makeError("controller " + transport.error().message);
+  auto response = (*transport)
+                      ->send(kube::HttpRequest{
+                          .method = "GET", .target = target, .contentType = "", .body = ""});
+  if (!response)
+    return makeError("sluice-controller at " + address + ": " + response.error().message +
+                     "; is the controller running (pass --controller HOST:PORT otherwise)?");
+  return *response;
+}
+
 Result<std::string> getNodes(const GlobalOptions& options) {
   std::string address = options.controllerAddress;
   if (address.empty()) {
@@ -182,7 +204,7 @@ Result<std::string> getNodes(const GlobalOptions& options) {
       return makeError("the agent on " + status->node +
                        " has no controller address; pass --controller HOST:PORT");
   }
-  auto response = httpGet(address, "/v1/nodes");
+  auto response = controllerGet(address, "/v1/nodes");
   if (!response) return response.error();
   if (response->status != 200)
     return makeError("sluice-controller at " + address + " answered " +
@@ -207,25 +229,63 @@ Result<std::string> getNodes(const GlobalOptions& options) {
   return formatted(items, nodeTable(items, options.output == OutputFormat::kWide), options.output);
 }
 
-std::string shellQuote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
+struct ProgramOutput {
+  int exitStatus = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs a program with its arguments as given: no shell, so nothing needs quoting.
+Result<ProgramOutput> runProgram(const std::vector<std::string>& argv) {
+  // Built before fork: the child only calls async-signal-safe functions.
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const std::string execFailed = "cannot run " + argv[0] + "\n";
+  int pipeFds[2];
+  if (::pipe(pipeFds) != 0) return makeError("cannot run " + argv[0] + ": pipe failed");
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(pipeFds[0]);
+    ::close(pipeFds[1]);
+    return makeError("cannot run " + argv[0] + ": fork failed");
+  }
+  if (child == 0) {
+    ::dup2(pipeFds[1], STDOUT_FILENO);
+    ::dup2(pipeFds[1], STDERR_FILENO);
+    ::close(pipeFds[0]);
+    ::close(pipeFds[1]);
+    ::execvp(args[0], args.data());
+    [[maybe_unused]] const auto written =
+        ::write(STDERR_FILENO, execFailed.data(), execFailed.size());
+    ::_exit(127);
+  }
+  ::close(pipeFds[1]);
+  ProgramOutput result;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipeFds[0], buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    result.output.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(pipeFds[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exitStatus = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 Result<std::string> ofprotoTrace(const AgentStatus& status, const std::string& flow) {
-  const auto command = "ovs-appctl -t " + shellQuote(status.vswitchdControl) + " ofproto/trace " +
-                       shellQuote(status.integrationBridge) + " " + shellQuote(flow) + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return makeError("cannot run ovs-appctl: " + command);
-  std::string output;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int exitStatus = ::pclose(pipe);
-  if (exitStatus != 0)
+  const std::vector<std::string> argv = {
+      "ovs-appctl", "-t", status.vswitchdControl, "ofproto/trace", status.integrationBridge, flow};
+  std::string command;
+  for (const auto& arg : argv) command += (command.empty() ? "" : " ") + arg;
+  auto ran = runProgram(argv);
+  if (!ran) return ran.error();
+  if (ran->exitStatus != 0)
     return makeError("ofproto/trace failed on node " + status.node + " (" + command +
-                     "): " + output);
-  return output;
+                     "): " + ran->output);
+  return ran->output;
 }
 
 Result<std::string> trace(const GlobalOptions& options, const Trace& command) {

@@ -170,6 +170,25 @@ TEST_CASE("server URLs: hosts, IPv6, ports and base paths", "[unit]") {
   CHECK_FALSE(makeHttpTransport(plain).ok());
 }
 
+TEST_CASE("plain HTTP to HOST:PORT uses the same client; headers are case-insensitive", "[unit]") {
+  CHECK(makePlainHttpTransport("127.0.0.1:10349").ok());
+  auto noPort = makePlainHttpTransport("controller");
+  REQUIRE_FALSE(noPort.ok());
+  CHECK(noPort.error().message.find("is not HOST:PORT") != std::string::npos);
+  // Nothing listens on port 1: the error names the address.
+  auto transport = makePlainHttpTransport(
+      "127.0.0.1:1", "", TransportOptions{.connectTimeout = std::chrono::milliseconds(500)});
+  REQUIRE(transport.ok());
+  auto response = (*transport)->send(HttpRequest{});
+  REQUIRE_FALSE(response.ok());
+  CHECK(response.error().message.find("127.0.0.1:1") != std::string::npos);
+  CHECK((*transport)->connectionsOpened() == 0);
+
+  const HttpResponse redirect(307, "", {{"Location", "http://10.0.0.5:10349/v1/report"}});
+  CHECK(redirect.header("location") == "http://10.0.0.5:10349/v1/report");
+  CHECK(redirect.header("content-type").empty());
+}
+
 TEST_CASE("transport: bad CA material is reported with its source", "[unit]") {
   ClusterConfig config;
   config.server = "https://127.0.0.1:1";
