@@ -69,7 +69,7 @@ class NetlinkInterfaceOps : public InterfaceOps {
 struct CniServiceOptions {
   std::string ipamStatePath;  // where allocations persist; empty keeps them in memory (tests)
   int mtu = 1450;
-  bool disableTxChecksum = true;  // the netdev datapath needs it (FACTS.md)
+  bool disableTxChecksum = true;  // the netdev datapath needs it (docs/userspace-datapath.md)
 };
 
 class CniService {

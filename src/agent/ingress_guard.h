@@ -1,7 +1,7 @@
 // IngressGuard: on the userspace datapath the node's kernel also sees every frame on a port OVS
-// reads, and would answer ARP and forward pod packets itself (FACTS.md). A netdev-family nftables
-// chain per OVS-owned device drops those frames at ingress; OVS still receives them (AF_PACKET
-// taps sit before the ingress hook).
+// reads, and would answer ARP and forward pod packets itself (docs/userspace-datapath.md). A
+// netdev-family nftables chain per OVS-owned device drops those frames at ingress; OVS still
+// receives them (AF_PACKET taps sit before the ingress hook).
 #pragma once
 
 #include <memory>

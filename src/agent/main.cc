@@ -1,4 +1,4 @@
-// sluice-agent: the per-node agent. See docs/pipeline.md and DESIGN.md.
+// sluice-agent: the per-node agent. See docs/architecture.md and docs/pipeline.md.
 #include <csignal>
 #include <cstdlib>
 #include <iostream>

@@ -73,7 +73,8 @@ Result<void> createVeth(const std::string& name, const std::string& peerName, in
 // Deletes a link (for a veth, both ends); a missing link is fine.
 Result<void> deleteLink(const std::string& name);
 
-// Turns tx checksum offload off (ethtool), which the userspace datapath needs (FACTS.md).
+// Turns tx checksum offload off (ethtool), which the userspace datapath needs
+// (docs/userspace-datapath.md).
 Result<void> disableTxChecksum(const std::string& name);
 
 }  // namespace sluice::agent::netlink

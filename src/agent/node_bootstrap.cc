@@ -45,7 +45,7 @@ Result<std::optional<netlink::AddressInfo>> findAddress(Ipv4 ip) {
 }
 
 // Moves the node IP (and routes through the uplink) from the uplink to br-phy, so OVS's userspace
-// tunnelling can route and ARP through br-phy (FACTS.md).
+// tunnelling can route and ARP through br-phy (docs/userspace-datapath.md).
 Result<void> moveNodeIpToPhysicalBridge(const AgentConfig& config,
                                         const netlink::AddressInfo& address) {
   auto routes = netlink::listRoutes();
@@ -112,7 +112,8 @@ Result<std::string> setUpPhysicalBridge(const AgentConfig& config, const NodeIde
   if (auto mtu = netlink::setMtu(config.physicalBridge, link->mtu); !mtu) return mtu.error();
   if (auto up = netlink::setLinkUp(config.physicalBridge); !up) return up.error();
   // The node's own TCP leaves through this tap into OVS's userspace datapath, which would send
-  // its partial checksums out unfinished (FACTS.md): the kernel must complete them.
+  // its partial checksums out unfinished (docs/userspace-datapath.md): the kernel must complete
+  // them.
   if (auto off = netlink::disableTxChecksum(config.physicalBridge); !off) return off.error();
   if (holder->has_value() && (*holder)->link == uplink) {
     if (auto moved = moveNodeIpToPhysicalBridge(config, **holder); !moved) return moved.error();
@@ -120,7 +121,7 @@ Result<std::string> setUpPhysicalBridge(const AgentConfig& config, const NodeIde
     return makeError("the node IP " + formatIpv4(identity.nodeIp) +
                      " is on no interface; check the Node's InternalIP");
   }
-  // The kernel must not act on frames OVS owns (FACTS.md); OVS still reads them.
+  // The kernel must not act on frames OVS owns (docs/userspace-datapath.md); OVS still reads them.
   if (auto guarded = guard.guard(uplink); !guarded) return guarded.error();
   return uplink;
 }

@@ -17,7 +17,8 @@ struct PodInterfaceSpec {
   int prefixLength = 24;
   Ipv4 gateway = 0;
   int mtu = 1450;
-  // FACTS.md: with OVS's userspace datapath, partial checksums cross AF_PACKET unfinished.
+  // docs/userspace-datapath.md: with OVS's userspace datapath, partial checksums cross AF_PACKET
+  // unfinished.
   bool disableTxChecksum = true;
 };
 

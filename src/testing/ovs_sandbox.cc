@@ -202,9 +202,9 @@ struct OvsSandbox::State {
     return names;
   }
 
-  // Not stored in OVSDB, so it must follow every ovs-vswitchd start (FACTS.md). The netdev
-  // datapath exists only while a bridge does (it is created with the first and destroyed with
-  // the last), so without bridges there is nothing to configure yet.
+  // Not stored in OVSDB, so it must follow every ovs-vswitchd start (docs/userspace-datapath.md).
+  // The netdev datapath exists only while a bridge does (it is created with the first and destroyed
+  // with the last), so without bridges there is nothing to configure yet.
   Result<void> disableTcpSequenceCheck() const {
     if (bridgeNames().empty()) return {};
     auto output = runChecked(

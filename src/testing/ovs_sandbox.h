@@ -42,11 +42,11 @@ class OvsSandbox {
   // Adds a netdev bridge with fail_mode=secure and OpenFlow15 through ovs-vsctl (test set-up).
   Result<void> addBridge(const std::string& bridge) const;
 
-  // `ovs-appctl dpctl/ct-disable-tcp-seq-chk` (FACTS.md: existing TCP connections survive an
-  // egress failover only with it). The netdev datapath, which holds the setting, is created with
-  // the first bridge and destroyed with the last: addBridge() and startVswitchd() call this, but
-  // a test that creates the first bridge in another way (the OVSDB client, the agent) must call it
-  // after that. A no-op while the database has no bridge.
+  // `ovs-appctl dpctl/ct-disable-tcp-seq-chk` (docs/userspace-datapath.md: existing TCP connections
+  // survive an egress failover only with it). The netdev datapath, which holds the setting, is
+  // created with the first bridge and destroyed with the last: addBridge() and startVswitchd() call
+  // this, but a test that creates the first bridge in another way (the OVSDB client, the agent)
+  // must call it after that. A no-op while the database has no bridge.
   Result<void> disableTcpSequenceCheck() const;
 
   // Crash and restart ovs-vswitchd alone (SIGKILL by PID); the database keeps its contents.

@@ -269,7 +269,8 @@ class TwoHosts {
     run({"ip", "-n", host, "link", "set", "eth0", "up"});
     run({"ip", "-n", host, "link", "set", "lo", "up"});
     run({"ip", "-n", switchNs, "link", "set", port, "up"});
-    // The switch namespace's kernel must not handle frames of a port OVS reads (FACTS.md).
+    // The switch namespace's kernel must not handle frames of a port OVS reads
+    // (docs/userspace-datapath.md).
     run({"ip", "netns", "exec", switchNs, "nft",
          "add table netdev slsync; add chain netdev slsync " + port +
              " { type filter hook ingress device \"" + port + "\" priority 0; policy drop; }"});

@@ -114,7 +114,7 @@ TEST_CASE("sandbox restarts ovs-vswitchd after a crash and keeps the database", 
     REQUIRE(sandbox->killVswitchd().ok());
     REQUIRE_FALSE(pidAlive(old));
     REQUIRE(sandbox->vswitchdPid() == 0);
-    // FACTS.md: the netdev bridge's tap device outlives ovs-vswitchd.
+    // docs/userspace-datapath.md: the netdev bridge's tap device outlives ovs-vswitchd.
     CHECK(mustRun(*sandbox, "ip -o link show").find(bridge + ":") != std::string::npos);
     auto restarted = sandbox->startVswitchd();
     if (!restarted) FAIL(restarted.error().message);
