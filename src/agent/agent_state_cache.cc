@@ -30,6 +30,24 @@ std::vector<ofrules::Flow> flowsFromJson(const json& entries) {
   return flows;
 }
 
+json ownedFlowsToJson(const std::map<std::string, std::vector<ofrules::Flow>>& owners) {
+  auto out = json::object();
+  for (const auto& [owner, flows] : owners) out[owner] = flowsToJson(flows);
+  return out;
+}
+
+// An array is a file of before flows were owned per object: all of it under `legacyOwner`.
+std::map<std::string, std::vector<ofrules::Flow>> ownedFlowsFromJson(
+    const json& entries, const std::string& legacyOwner) {
+  std::map<std::string, std::vector<ofrules::Flow>> owners;
+  if (entries.is_array()) {
+    if (!entries.empty()) owners[legacyOwner] = flowsFromJson(entries);
+    return owners;
+  }
+  for (const auto& [owner, flows] : entries.items()) owners[owner] = flowsFromJson(flows);
+  return owners;
+}
+
 json ipsToJson(const std::set<Ipv4>& ips) {
   auto out = json::array();
   for (const auto ip : ips) out.push_back(formatIpv4(ip));
@@ -101,9 +119,10 @@ std::optional<CachedEgress> AgentStateCache::loadEgress() const {
   if (!in) return std::nullopt;
   try {
     const auto saved = json::parse(in);
-    CachedEgress egress{.integration = flowsFromJson(saved.at("integration")),
-                        .physical = flowsFromJson(saved.at("physical")),
-                        .served = {}};
+    CachedEgress egress{
+        .integration = ownedFlowsFromJson(saved.at("integration"), kLegacyEgressOwner),
+        .physical = ownedFlowsFromJson(saved.at("physical"), kLegacyEgressPhysicalOwner),
+        .served = {}};
     for (const auto& ip : saved.at("served"))
       if (auto parsed = parseIpv4(ip.get<std::string>())) egress.served.insert(*parsed);
     return egress;
@@ -115,8 +134,8 @@ std::optional<CachedEgress> AgentStateCache::loadEgress() const {
 }
 
 void AgentStateCache::saveEgress(const CachedEgress& egress, const std::set<Ipv4>& held) {
-  const auto text = json{{"integration", flowsToJson(egress.integration)},
-                         {"physical", flowsToJson(egress.physical)},
+  const auto text = json{{"integration", ownedFlowsToJson(egress.integration)},
+                         {"physical", ownedFlowsToJson(egress.physical)},
                          {"held", ipsToJson(held)},
                          {"served", ipsToJson(egress.served)}}
                         .dump();

@@ -17,11 +17,17 @@ namespace sluice::agent {
 // Other nodes by name: their InternalIP and podCIDR.
 using RemoteNodeMap = std::map<std::string, NodeIdentity>;
 
+// Egress flows by owner (features::EgressFlows::integrationByOwner, physicalByOwner). A file
+// written before flows were owned per object loads under the owners of then: "egress" and
+// "egress-phy" (kLegacyEgressOwner, kLegacyEgressPhysicalOwner), which the first reconcile deletes.
 struct CachedEgress {
-  std::vector<ofrules::Flow> integration;
-  std::vector<ofrules::Flow> physical;
+  std::map<std::string, std::vector<ofrules::Flow>> integration;
+  std::map<std::string, std::vector<ofrules::Flow>> physical;
   std::set<Ipv4> served;
 };
+
+inline constexpr const char* kLegacyEgressOwner = "egress";
+inline constexpr const char* kLegacyEgressPhysicalOwner = "egress-phy";
 
 class AgentStateCache {
  public:

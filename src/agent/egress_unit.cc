@@ -7,12 +7,25 @@
 #include "kube/resource.h"
 
 namespace sluice::agent {
-namespace {
 
-constexpr const char* kIntegrationOwner = "egress";
-constexpr const char* kPhysicalOwner = "egress-phy";
+std::vector<std::string> staleOwners(const std::set<std::string>& installed,
+                                     const features::FlowsByOwner& desired) {
+  std::vector<std::string> stale;
+  for (const auto& owner : installed)
+    if (!desired.contains(owner)) stale.push_back(owner);
+  return stale;
+}
 
-}  // namespace
+void setOwnedFlows(FlowSink& sink, const features::FlowsByOwner& desired,
+                   std::set<std::string>& installed) {
+  for (const auto& owner : staleOwners(installed, desired)) sink.deleteOwner(owner);
+  std::vector<std::string> refused;
+  for (const auto& [owner, flows] : desired)
+    if (!sink.setFlows(owner, flows)) refused.push_back(owner);
+  for (const auto& owner : refused) setFlowsOrLog(sink, owner, desired.at(owner));
+  installed.clear();
+  for (const auto& [owner, flows] : desired) installed.insert(owner);
+}
 
 EgressUnit::EgressUnit(Dependencies dependencies)
     : deps_(std::move(dependencies)),
@@ -22,17 +35,19 @@ void EgressUnit::restoreFromCache() {
   // A restarted agent re-installs the egress flows it had; the first reconcile replaces them.
   auto cached = deps_.cache.loadEgress();
   if (!cached) return;
-  setFlowsOrLog(deps_.integration, kIntegrationOwner, cached->integration);
+  setOwnedFlows(deps_.integration, cached->integration, integrationOwners_);
   // Without the ARP flows: the cache may be older than a move of the IP to another node (this
   // agent was dead long enough), and answering ARP is owning. Until the informers have synced
   // this node SNATs what still comes to it and answers no ARP; a few hundred ms without
   // answers cost nothing, as neighbours keep the floating MAC.
-  std::erase_if(cached->physical,
-                [](const ofrules::Flow& flow) { return flow.match.rfind("arp", 0) == 0; });
-  if (deps_.physical) setFlowsOrLog(*deps_.physical, kPhysicalOwner, cached->physical);
+  for (auto& [owner, flows] : cached->physical)
+    std::erase_if(flows, [](const ofrules::Flow& flow) { return flow.match.rfind("arp", 0) == 0; });
+  if (deps_.physical) setOwnedFlows(*deps_.physical, cached->physical, physicalOwners_);
   state_.served = cached->served;
-  SLUICE_LOG(kInfo, "agent") << "restored " << cached->integration.size() << " egress flows for "
-                             << state_.served.size()
+  std::size_t restored = 0;
+  for (const auto& [owner, flows] : cached->integration) restored += flows.size();
+  SLUICE_LOG(kInfo, "agent") << "restored " << restored << " egress flows of "
+                             << cached->integration.size() << " owners for " << state_.served.size()
                              << " egress IPs from the local cache (no ARP until synced)";
 }
 
@@ -140,8 +155,8 @@ void EgressUnit::reconcile() {
 }
 
 void EgressUnit::apply(const features::EgressInputs& inputs, const features::EgressFlows& flows) {
-  setFlowsOrLog(deps_.integration, kIntegrationOwner, flows.integration);
-  if (deps_.physical) setFlowsOrLog(*deps_.physical, kPhysicalOwner, flows.physical);
+  setOwnedFlows(deps_.integration, flows.integrationByOwner, integrationOwners_);
+  if (deps_.physical) setOwnedFlows(*deps_.physical, flows.physicalByOwner, physicalOwners_);
   auto integration = deps_.integration.sync();
   auto physical = deps_.physical ? deps_.physical->sync() : Result<void>();
   for (const auto* synced : {&integration, &physical})
@@ -151,10 +166,10 @@ void EgressUnit::apply(const features::EgressInputs& inputs, const features::Egr
   executeEgressTransition(plan, deps_.arp, flushes_);
   scheduleFlushes();
   state_ = plan.next;
-  deps_.cache.saveEgress(
-      CachedEgress{
-          .integration = flows.integration, .physical = flows.physical, .served = state_.served},
-      state_.held);
+  deps_.cache.saveEgress(CachedEgress{.integration = flows.integrationByOwner,
+                                      .physical = flows.physicalByOwner,
+                                      .served = state_.served},
+                         state_.held);
   deps_.metrics.observeHeldEgressIps(state_.held);
 }
 

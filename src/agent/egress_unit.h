@@ -1,7 +1,8 @@
 // EgressUnit: the egress feature on this node. Egress, Namespace and Pod events queue keys; its
 // reconcile gathers the inputs (policies, this node's pods and their labels, the nodes' IPs,
-// fencing, claims), computes the flows with features::egressFlows (owner "egress" on br-int,
-// "egress-phy" on br-phy), plans the node-side transition (egress_plan.h) and carries it out.
+// fencing, claims), computes the flows with features::egressFlows, installs them one owner per
+// object (an egress IP, an Egress, a pod not known yet; see features/egress.h), plans the
+// node-side transition (egress_plan.h) and carries it out.
 #pragma once
 
 #include <functional>
@@ -24,6 +25,18 @@
 #include "kube/informer.h"
 
 namespace sluice::agent {
+
+// The owners installed before that `desired` no longer has.
+std::vector<std::string> staleOwners(const std::set<std::string>& installed,
+                                     const features::FlowsByOwner& desired);
+
+// Makes the owners `installed` names (those set here before) hold exactly `desired`: deletes the
+// stale owners, sets the others, and records them in `installed`. A flow may move between owners
+// (a pod whose Egress changed, a restart's cached owners): the syncer refuses a key another owner
+// still holds, so stale owners go first and an owner refused that way is set again once every
+// owner holds its new flows.
+void setOwnedFlows(FlowSink& sink, const features::FlowsByOwner& desired,
+                   std::set<std::string>& installed);
 
 // The informers the egress unit reads.
 struct EgressInformers {
@@ -89,6 +102,8 @@ class EgressUnit {
   features::EgressInputs lastInputs_;  // for sluicectl
   ConntrackFlushes flushes_;
   bool flushScheduled_ = false;
+  std::set<std::string> integrationOwners_;  // the owners set on br-int
+  std::set<std::string> physicalOwners_;     // on br-phy
 };
 
 }  // namespace sluice::agent

@@ -287,6 +287,65 @@ TEST_CASE("no cap on egress IPs per node; two IPs sharing a tunnel ID are a warn
 }
 
 // Regression (fuzz_kube_objects): a field of the wrong JSON type threw out of the decoder.
+std::vector<std::string> sortedLines(const std::vector<Flow>& flows) {
+  std::vector<std::string> out;
+  for (const auto& flow : flows) out.push_back(renderFlow(flow));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> sortedLines(const FlowsByOwner& owners) {
+  std::vector<Flow> all;
+  for (const auto& [owner, flows] : owners) {
+    CHECK_FALSE(flows.empty());
+    all.insert(all.end(), flows.begin(), flows.end());
+  }
+  return sortedLines(all);
+}
+
+TEST_CASE("egress flows are owned per object: an egress IP, an Egress, an unknown pod", "[unit]") {
+  Fixture fixture;
+  auto here = *decodeEgressPolicy(listing1("node01"));
+  auto there = *decodeEgressPolicy(listing1("node02"));
+  there.name = "egress-there";
+  there.creationOrder -= 1;  // the oldest: it wins the pods it selects
+  there.podSelector = kube::LabelSelector{{{"role", "db"}}, {}};
+  there.assignments = {{*parseIpv4("10.10.0.9"), "node02", ""}};
+  fixture.inputs.policies = {here, there};
+  fixture.inputs.passiveIps = {*parseIpv4("10.10.0.20")};
+  fixture.inputs.pods.push_back(
+      {"pod:late", "prod", "late-1", {}, *parseIpv4("10.244.1.9"), /*labelsKnown=*/false});
+  auto flows = egressFlows(fixture.pipeline, fixture.physical, fixture.node, fixture.inputs);
+  REQUIRE(flows);
+
+  auto keys = [](const FlowsByOwner& owners) {
+    std::set<std::string> out;
+    for (const auto& [owner, ownerFlows] : owners) out.insert(owner);
+    return out;
+  };
+  CHECK(keys(flows->integrationByOwner) ==
+        std::set<std::string>{"egress:egress-prod-web", "egress:egress-there",
+                              "egress-ip:10.10.0.8", "egress-ip:10.10.0.20",
+                              "egress-unknown:pod:late"});
+  CHECK(keys(flows->physicalByOwner) ==
+        std::set<std::string>{"egress-ip:10.10.0.8", "egress-ip:10.10.0.20"});
+  // The flat vectors hold exactly the union of the owners' flows.
+  CHECK(sortedLines(flows->integration) == sortedLines(flows->integrationByOwner));
+  CHECK(sortedLines(flows->physical) == sortedLines(flows->physicalByOwner));
+  // Each flow's cookie carries its owner's hash.
+  for (const auto* owners : {&flows->integrationByOwner, &flows->physicalByOwner})
+    for (const auto& [owner, ownerFlows] : *owners)
+      for (const auto& flow : ownerFlows)
+        CHECK(Cookie::decode(flow.cookie).ownerHash ==
+              makeOwnerCookie(Category::kEgress, owner).ownerHash);
+  CHECK(flows->physicalByOwner.at("egress-ip:10.10.0.8").size() == 4);   // owned
+  CHECK(flows->physicalByOwner.at("egress-ip:10.10.0.20").size() == 1);  // passive
+  std::vector<std::string> thereLines;
+  for (const auto& flow : flows->integrationByOwner.at("egress:egress-there"))
+    thereLines.push_back(renderFlow(flow));
+  CHECK(has(thereLines, {"nw_src=10.244.1.6", "set_field:10.10.2.2->tun_dst"}));
+}
+
 TEST_CASE("fuzz regression: an Egress with wrong JSON types is an error, not a throw", "[unit]") {
   for (const auto* text : {R"(4)", R"({"metadata":5})", R"({"metadata":{"name":"e"},"spec":[]})",
                            R"({"metadata":{"name":"e"},"spec":{},"status":"up"})"}) {

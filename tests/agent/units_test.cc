@@ -1,4 +1,5 @@
-// The pod network and remote nodes units against fakes, and the agent's state cache.
+// The pod network and remote nodes units against fakes, the egress unit's owner diff, and the
+// agent's state cache.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/agent_state_cache.h"
+#include "agent/egress_unit.h"
 #include "agent/pod_network_unit.h"
 #include "agent/reconcile_queue.h"
 #include "agent/remote_nodes_unit.h"
@@ -152,19 +154,110 @@ TEST_CASE("the state cache keeps the node, the remote nodes and the egress flows
   cache.saveNode(self);
   CHECK(cache.loadNode() == self);
   const CachedEgress egress{
-      .integration = {ofrules::Flow{40, 200, "ip,nw_src=10.244.1.5", "drop", 7}},
-      .physical = {ofrules::Flow{0, 300, "arp,arp_tpa=10.10.0.8", "drop", 9}},
+      .integration = {{"egress:egress-prod-web",
+                       {ofrules::Flow{40, 200, "ip,nw_src=10.244.1.5", "drop", 7}}}},
+      .physical = {{"egress-ip:10.10.0.8",
+                    {ofrules::Flow{0, 300, "arp,arp_tpa=10.10.0.8", "drop", 9}}}},
       .served = {*parseIpv4("10.10.0.8")}};
   cache.saveEgress(egress, {*parseIpv4("10.10.0.8")});
   auto loaded = cache.loadEgress();
   REQUIRE(loaded);
   REQUIRE(loaded->integration.size() == 1);
-  CHECK(loaded->integration[0].match == "ip,nw_src=10.244.1.5");
-  CHECK(loaded->integration[0].cookie == 7);
-  CHECK(loaded->physical.size() == 1);
+  const auto& integration = loaded->integration.at("egress:egress-prod-web");
+  REQUIRE(integration.size() == 1);
+  CHECK(integration[0].match == "ip,nw_src=10.244.1.5");
+  CHECK(integration[0].cookie == 7);
+  CHECK(loaded->physical.at("egress-ip:10.10.0.8").size() == 1);
   CHECK(loaded->served == egress.served);
   std::ofstream(dir.path + "/remote-nodes.json") << "{not json";
   CHECK_FALSE(cache.loadRemoteNodes());
+}
+
+TEST_CASE("an egress cache of before per-object owners loads under the old single owners",
+          "[unit]") {
+  TempDir dir;
+  std::ofstream(dir.path + "/egress-flows.json")
+      << R"({"integration":[[40,200,"ip,nw_src=10.244.1.5","drop",7]],"physical":[],)"
+      << R"("held":["10.10.0.8"],"served":["10.10.0.8"]})";
+  AgentStateCache cache(dir.path);
+  auto loaded = cache.loadEgress();
+  REQUIRE(loaded);
+  REQUIRE(loaded->integration.size() == 1);
+  CHECK(loaded->integration.at(kLegacyEgressOwner).size() == 1);
+  CHECK(loaded->physical.empty());
+  CHECK(loaded->served == std::set<Ipv4>{*parseIpv4("10.10.0.8")});
+}
+
+// A sink that, like FlowSyncer, refuses a flow whose key another owner holds.
+class KeyedFlowSink : public FlowSink {
+ public:
+  Result<void> setFlows(const std::string& owner,
+                        const std::vector<ofrules::Flow>& flows) override {
+    drop(owner);
+    std::string refused;
+    for (const auto& flow : flows) {
+      const auto key = std::to_string(flow.table) + "/" + flow.match;
+      if (auto holder = keys.find(key); holder != keys.end() && holder->second != owner) {
+        refused += key + " ";
+        continue;
+      }
+      keys[key] = owner;
+      owners[owner].push_back(flow);
+    }
+    ++sets;
+    if (!refused.empty()) return makeError("held by another owner: " + refused);
+    return {};
+  }
+  void deleteOwner(const std::string& owner) override {
+    drop(owner);
+    deleted.push_back(owner);
+  }
+  Result<void> sync() override { return {}; }
+  void drop(const std::string& owner) {
+    owners.erase(owner);
+    std::erase_if(keys, [&](const auto& entry) { return entry.second == owner; });
+  }
+  std::map<std::string, std::vector<ofrules::Flow>> owners;
+  std::map<std::string, std::string> keys;
+  std::vector<std::string> deleted;
+  int sets = 0;
+};
+
+TEST_CASE("the egress unit deletes the owners that are gone and sets the others", "[unit]") {
+  const ofrules::Flow web{40, 200, "ip,nw_src=10.244.1.5", "drop", 1};
+  const ofrules::Flow db{40, 200, "ip,nw_src=10.244.1.6", "drop", 2};
+  const ofrules::Flow snat{60, 200, "ip,reg7=0xa0008", "drop", 3};
+  CHECK(staleOwners({"egress", "egress:a", "egress-ip:10.10.0.8"},
+                    {{"egress:a", {web}}, {"egress:b", {db}}}) ==
+        std::vector<std::string>{"egress", "egress-ip:10.10.0.8"});
+  CHECK(staleOwners({}, {{"egress:a", {web}}}).empty());
+
+  KeyedFlowSink sink;
+  std::set<std::string> installed;
+  // A restart restores the old single owner.
+  setOwnedFlows(sink, {{"egress", {web, db, snat}}}, installed);
+  CHECK(installed == std::set<std::string>{"egress"});
+  // The first reconcile moves every flow to its object's owner: the old owner goes first.
+  setOwnedFlows(sink, {{"egress:a", {web}}, {"egress:b", {db}}, {"egress-ip:10.10.0.8", {snat}}},
+                installed);
+  CHECK(sink.deleted == std::vector<std::string>{"egress"});
+  CHECK(installed == std::set<std::string>{"egress:a", "egress:b", "egress-ip:10.10.0.8"});
+  CHECK(sink.owners.size() == 3);
+  CHECK(sink.keys.size() == 3);
+  // Pods swap Egresses while both stay: a key still held by the other owner is set again once
+  // that owner holds its new flows.
+  sink.deleted.clear();
+  setOwnedFlows(sink, {{"egress:a", {db}}, {"egress:b", {web}}}, installed);
+  CHECK(sink.deleted == std::vector<std::string>{"egress-ip:10.10.0.8"});
+  CHECK(sink.owners.at("egress:a").size() == 1);
+  CHECK(sink.owners.at("egress:a")[0].match == db.match);
+  CHECK(sink.owners.at("egress:b").size() == 1);
+  CHECK(sink.owners.at("egress:b")[0].match == web.match);
+  CHECK(installed == std::set<std::string>{"egress:a", "egress:b"});
+  // Nothing wanted: every owner goes.
+  setOwnedFlows(sink, {}, installed);
+  CHECK(sink.owners.empty());
+  CHECK(installed.empty());
 }
 
 TEST_CASE("a burst of keys costs one reconcile that sees them all", "[unit]") {

@@ -51,7 +51,7 @@ enum class Ownership {
 // The cookie of the drops an owned egress IP's step-aside learns: the IP's own owner, in round 0,
 // which no syncer ever installs in. Learned flows belong to the switch, not to any syncer.
 Cookie steppedAsideCookie(Ipv4 egressIp) {
-  return makeOwnerCookie(Category::kEgress, "egress-ip:" + text(egressIp));
+  return makeOwnerCookie(Category::kEgress, egressIpOwner(egressIp));
 }
 
 // br-phy, for one egress IP this node serves.
@@ -115,7 +115,7 @@ void appendSnatFlows(const Pipeline& pipeline, const Pipeline& physicalPipeline,
                      const NodeNetwork& node, Ipv4 egressIp, Ownership ownership,
                      std::vector<Result<Flow>>& flows, std::vector<Result<Flow>>& physical) {
   const auto id = egressTunnelId(egressIp);
-  const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress-ip:" + text(egressIp));
+  const Cookie cookie = makeOwnerCookie(Category::kEgress, egressIpOwner(egressIp));
   const auto ip = text(egressIp);
   flows.push_back(flow(pipeline, Table::kEgressMark, kPriorityEgressFromTunnel, cookie)
                       .matchProtocol(Protocol::kIp)
@@ -142,7 +142,31 @@ void appendSnatFlows(const Pipeline& pipeline, const Pipeline& physicalPipeline,
                       .build());
   appendPhysicalFlows(physicalPipeline, egressIp, ownership, cookie, physical);
 }
+
+// Flows as they are built, with the owner of each.
+struct OwnedFlows {
+  std::vector<Result<Flow>> flows;
+  std::vector<std::string> owners;  // owners[i] owns flows[i]
+
+  // The flows pushed since the last call belong to `owner`.
+  void claim(const std::string& owner) { owners.resize(flows.size(), owner); }
+
+  Result<void> collect(std::vector<Flow>& flat, FlowsByOwner& byOwner) {
+    claim("egress");  // a flow of no one object (none today)
+    auto collected = collectFlows(std::move(flows));
+    if (!collected) return collected.error();
+    for (std::size_t i = 0; i < collected->size(); ++i)
+      byOwner[owners[i]].push_back((*collected)[i]);
+    flat = std::move(*collected);
+    return {};
+  }
+};
+
 }  // namespace
+
+std::string egressIpOwner(Ipv4 egressIp) { return "egress-ip:" + text(egressIp); }
+std::string egressOwner(const std::string& egressName) { return "egress:" + egressName; }
+std::string unknownPodOwner(const std::string& podOwner) { return "egress-unknown:" + podOwner; }
 
 void declareEgressTables(PipelineBuilder& builder) {
   builder.declare("egress",
@@ -233,19 +257,22 @@ const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod) {
 Result<EgressFlows> egressFlows(const Pipeline& pipeline, const Pipeline& physicalPipeline,
                                 const NodeNetwork& node, const EgressInputs& inputs) {
   EgressFlows out;
-  std::vector<Result<Flow>> flows;
-  std::vector<Result<Flow>> physical;
+  OwnedFlows ownedFlows;
+  OwnedFlows ownedPhysical;
+  auto& flows = ownedFlows.flows;
+  auto& physical = ownedPhysical.flows;
 
   // Source side: each selected pod of this node, by its oldest Egress.
   for (const auto& pod : inputs.pods) {
     if (!pod.labelsKnown) {
       if (inputs.policies.empty()) continue;  // no Egress could select it
       flows.push_back(flow(pipeline, Table::kEgressMark, kPriorityEgressUnknownPod,
-                           makeOwnerCookie(Category::kEgress, "egress-unknown:" + pod.owner))
+                           makeOwnerCookie(Category::kEgress, unknownPodOwner(pod.owner)))
                           .matchProtocol(Protocol::kIp)
                           .matchIpSrc(text(pod.ip))
                           .drop()
                           .build());
+      ownedFlows.claim(unknownPodOwner(pod.owner));
       out.problems.push_back({"", "PodUnknown",
                               "pod " + pod.namespaceName + "/" + pod.name +
                                   " is not in this agent's watch yet: it sends nothing outside "
@@ -255,7 +282,7 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const Pipeline& physic
     }
     const EgressPolicy* chosen = egressOf(inputs, pod);
     if (chosen == nullptr) continue;
-    const Cookie cookie = makeOwnerCookie(Category::kEgress, "egress:" + chosen->name);
+    const Cookie cookie = makeOwnerCookie(Category::kEgress, egressOwner(chosen->name));
     const auto assignment = chooseAssignment(*chosen, pod);
     out.podRoutes[pod.ip] =
         chosen->name + " " +
@@ -311,6 +338,7 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const Pipeline& physic
         flows.push_back(builder.drop().build());
       }
     }
+    ownedFlows.claim(egressOwner(chosen->name));
   }
 
   // Egress node: the IPs this node holds, then those it serves passively; nothing when fenced.
@@ -346,13 +374,13 @@ Result<EgressFlows> egressFlows(const Pipeline& pipeline, const Pipeline& physic
     ids[id] = ip;
     (ownership == Ownership::kOwner ? out.heldIps : out.passiveIps).push_back(ip);
     appendSnatFlows(pipeline, physicalPipeline, node, ip, ownership, flows, physical);
+    ownedFlows.claim(egressIpOwner(ip));
+    ownedPhysical.claim(egressIpOwner(ip));
   }
-  auto collected = collectFlows(std::move(flows));
-  if (!collected) return collected.error();
-  out.integration = std::move(*collected);
-  auto collectedPhysical = collectFlows(std::move(physical));
-  if (!collectedPhysical) return collectedPhysical.error();
-  out.physical = std::move(*collectedPhysical);
+  if (auto collected = ownedFlows.collect(out.integration, out.integrationByOwner); !collected)
+    return collected.error();
+  if (auto collected = ownedPhysical.collect(out.physical, out.physicalByOwner); !collected)
+    return collected.error();
   return out;
 }
 

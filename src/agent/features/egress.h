@@ -121,12 +121,26 @@ struct EgressProblem {
 // shows it; egressFlows() makes the same choice.
 const EgressPolicy* egressOf(const EgressInputs& inputs, const EgressPod& pod);
 
+// The flow owner of an egress IP this node serves: its SNAT, UnSNAT, ARP, floating-MAC and
+// step-aside flows, on both bridges. Also the owner its cookies and learned drops carry.
+std::string egressIpOwner(Ipv4 egressIp);
+// The flow owner of the source-side flows (EgressMark) of the pods an Egress applies to here.
+std::string egressOwner(const std::string& egressName);
+// The flow owner of the drop that holds back a pod whose labels are not known yet.
+std::string unknownPodOwner(const std::string& podOwner);
+
+using FlowsByOwner = std::map<std::string, std::vector<ofrules::Flow>>;
+
 struct EgressFlows {
   std::vector<ofrules::Flow> integration;  // br-int
   std::vector<ofrules::Flow> physical;     // br-phy
-  std::vector<Ipv4> heldIps;               // the egress IPs this node answers for (owns)
-  std::vector<Ipv4> passiveIps;            // SNATed here without ownership
-  std::vector<EgressProblem> problems;     // what could not be honoured, for logs and Events
+  // The same flows by owner (egressIpOwner, egressOwner, unknownPodOwner): each owner's flows in
+  // the order of the flat vectors, which hold exactly the union of these.
+  FlowsByOwner integrationByOwner;
+  FlowsByOwner physicalByOwner;
+  std::vector<Ipv4> heldIps;            // the egress IPs this node answers for (owns)
+  std::vector<Ipv4> passiveIps;         // SNATed here without ownership
+  std::vector<EgressProblem> problems;  // what could not be honoured, for logs and Events
   // Per local pod (by IP): how it leaves, e.g. "egress-prod-web 10.10.0.8@node02"; absent when no
   // Egress selects it. When this changes, the pod's connections SNATed on this node are flushed,
   // or they would keep the source they started with.
