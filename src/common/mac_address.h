@@ -32,7 +32,8 @@ struct MacAddress {
   constexpr auto end() const { return octets.end(); }
   // Lowercase "aa:bb:cc:dd:ee:ff", as ip(8) and ovs-ofctl print it.
   std::string toString() const;
-  auto operator<=>(const MacAddress&) const = default;
+  // clang-tidy 14 sees the literal 0 that a defaulted <=> compares with as a null pointer.
+  auto operator<=>(const MacAddress&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 inline constexpr MacAddress kAllOnesMac = MacAddress::fromBits(0xffffffffffffULL);

@@ -124,7 +124,7 @@ api::EgressStatus withHandovers(api::EgressStatus desired, const std::vector<Han
   return desired;
 }
 
-json withHandovers(json desired, const std::vector<Handover>& handovers) {
+json withHandovers(const json& desired, const std::vector<Handover>& handovers) {
   const auto before = statusFromJson(desired);
   const auto after = withHandovers(before, handovers);
   return after == before ? desired : api::toJson(after);

@@ -42,7 +42,7 @@ std::vector<Handover> findMoves(const nlohmann::json& current, const nlohmann::j
 // `desired` with `previousNode` on the entries of `handovers` still assigned as they say; a
 // single-IP Egress gets a status.egressIPs list while a hand-over is in flight.
 api::EgressStatus withHandovers(api::EgressStatus desired, const std::vector<Handover>& handovers);
-nlohmann::json withHandovers(nlohmann::json desired, const std::vector<Handover>& handovers);
+nlohmann::json withHandovers(const nlohmann::json& desired, const std::vector<Handover>& handovers);
 
 // ExternalIPPool status: usage {total, used} and the condition Overlapping, True when
 // `overlaps` (this pool's overlaps with pools whose names sort first) is not empty.

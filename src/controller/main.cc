@@ -87,9 +87,10 @@ int main(int argc, char** argv) {
       ok = value(flags.advertise);
     else if (arg == "--log-level")
       ok = value(flags.logLevel);
-    else if (arg == "--help" || arg == "-h")
-      return usage("help") == 2 ? 0 : 0;
-    else
+    else if (arg == "--help" || arg == "-h") {
+      usage("help");  // the usage text; asking for it is not an error
+      return 0;
+    } else
       return usage("unknown flag " + arg);
     if (!ok) return usage(arg + " needs a value");
   }

@@ -238,6 +238,7 @@ struct ProgramOutput {
 Result<ProgramOutput> runProgram(const std::vector<std::string>& argv) {
   // Built before fork: the child only calls async-signal-safe functions.
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   const std::string execFailed = "cannot run " + argv[0] + "\n";

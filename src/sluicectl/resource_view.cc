@@ -138,6 +138,7 @@ TextTable egressTable(const json& items, bool wide) {
 json poolItems(const std::vector<json>& pools, const std::vector<json>& egresses) {
   json items = json::array();
   std::vector<api::Egress> decodedEgresses;
+  decodedEgresses.reserve(egresses.size());
   for (const auto& egress : egresses) decodedEgresses.push_back(api::Egress::decode(egress));
   for (const auto& object : pools) {
     const auto pool = api::ExternalIpPool::decode(object);
@@ -194,8 +195,10 @@ json nodeItems(const json& controllerView, const std::vector<json>& nodes,
   for (const auto& entry : controllerView.value("nodes", json::array()))
     byName[entry.value("node", "")] = entry;
   std::vector<api::Node> decodedNodes;
+  decodedNodes.reserve(nodes.size());
   for (const auto& node : nodes) decodedNodes.push_back(api::Node::decode(node));
   std::vector<api::Egress> decodedEgresses;
+  decodedEgresses.reserve(egresses.size());
   for (const auto& egress : egresses) decodedEgresses.push_back(api::Egress::decode(egress));
   std::set<std::string> names;
   for (const auto& [name, entry] : byName) names.insert(name);
