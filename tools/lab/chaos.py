@@ -85,6 +85,26 @@ SPREAD_EGRESS = "spread"
 EGRESS_IP_COUNT = {THESIS_EGRESS: 1, SPREAD_EGRESS: 2}
 
 
+def live_responders(dump, own_ip):
+    """The IPs a br-phy flow dump answers ARP for. The responder replies out of IN_PORT. A
+    gratuitous ARP from a new owner makes the step-aside flow learn a drop for requests for the
+    IP at a higher priority (the agent was dead): that responder answers nothing. The learn()
+    flow itself is not a responder either."""
+    responders, drops = {}, {}
+    for line in dump.splitlines():
+        found = re.search(r"arp_tpa=([0-9.]+)", line)
+        if not found or found.group(1) == own_ip or "arp_spa=" in line:
+            continue
+        priority = re.search(r"priority=([0-9]+)", line)
+        level = int(priority.group(1)) if priority else 32768
+        ip = found.group(1)
+        if "IN_PORT" in line:
+            responders[ip] = max(responders.get(ip, -1), level)
+        elif re.search(r"actions=drop\s*$", line):
+            drops[ip] = max(drops.get(ip, -1), level)
+    return {ip for ip, level in responders.items() if drops.get(ip, -1) < level}
+
+
 def node_ip(node):
     return f"10.10.2.{int(node[4:])}"
 
@@ -582,13 +602,8 @@ class Chaos:
             if child.returncode != 0:
                 unreachable.add(node)
                 continue
-            for line in output.splitlines():
-                # The responder replies out of IN_PORT. A responder a gratuitous ARP from the new
-                # owner overwrote with a drop (the agent was dead), or the learn() flow that
-                # does it, answers nothing: not ownership.
-                found = re.search(r"arp_tpa=([0-9.]+)", line)
-                if found and "IN_PORT" in line and found.group(1) != node_ip(node):
-                    owners.setdefault(found.group(1), set()).add(node)
+            for ip in live_responders(output, node_ip(node)):
+                owners.setdefault(ip, set()).add(node)
         return owners, unreachable
 
     def read_probes(self):
