@@ -48,7 +48,7 @@ class ExtCapture {
     std::string line;
   };
 
-  explicit ExtCapture(const Lab& lab) : lab_(lab), file_(lab.stateDir() + "/ext/capture.pcap") {
+  explicit ExtCapture(const Lab& lab) : file_(lab.stateDir() + "/ext/capture.pcap") {
     auto started = lab.ext("tcpdump -i eth0 -n -U --immediate-mode -w " + file_ +
                            " ip >/dev/null 2>&1 & echo $!");
     pid_ = std::atoi(started.output.c_str());
@@ -83,7 +83,6 @@ class ExtCapture {
   }
 
  private:
-  const Lab& lab_;
   std::string file_;
   int pid_ = 0;
 };

@@ -44,8 +44,9 @@ TEST_CASE("pods on three nodes reach each other, over TCP too, and the outside w
       if (from == to) continue;
       INFO(from << " -> " << to << " (" << toIp << ")");
       // The first packet to a new node may wait on the tunnel's ARP: retry within a deadline.
+      // Copies: a lambda cannot capture structured bindings before C++20's fix in clang 16.
       CHECK(waitFor(
-          5s, [&] { return lab.ping(from, toIp); }, 50ms));
+          5s, [&lab, source = from, target = toIp] { return lab.ping(source, target); }, 50ms));
     }
   }
 
