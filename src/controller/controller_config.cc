@@ -56,6 +56,15 @@ Result<void> setInt(const YAML::Node& node, int& target, int minimum, int maximu
   return {};
 }
 
+Result<void> setCidr(const YAML::Node& node, Cidr& target) {
+  auto cidr = parseCidrOrError(scalar(node));
+  if (!cidr)
+    return makeError("must be the cluster's Service CIDR, e.g. 10.96.0.0/12 (" +
+                     cidr.error().message + ")");
+  target = *cidr;
+  return {};
+}
+
 Result<void> applyLeaderElection(const YAML::Node& node, ControllerConfig& config,
                                  const std::string& source) {
   if (node.IsNull()) return {};
@@ -137,6 +146,8 @@ Result<ControllerConfig> parseControllerConfig(const std::string& yamlText,
         applied = setInt(value, config.maxEgressIPsPerNode, 0, 1'000'000);
       else if (key == "rebalance")
         applied = setBool(value, config.rebalance);
+      else if (key == "serviceCIDR")
+        applied = setCidr(value, config.serviceCIDR);
       else if (key == "logLevel") {
         applied = setString(value, config.logLevel);
         if (applied && config.logLevel != "debug" && config.logLevel != "info" &&
@@ -145,7 +156,7 @@ Result<ControllerConfig> parseControllerConfig(const std::string& yamlText,
       } else
         return makeError(sourceName + ": unknown key " + key +
                          "; the known keys are listenAddress, authenticateAgents, leaderElection, "
-                         "nodeSilenceTimeout, maxEgressIPsPerNode, rebalance, logLevel");
+                         "nodeSilenceTimeout, maxEgressIPsPerNode, rebalance, serviceCIDR, logLevel");
       if (!applied) return makeError(sourceName + ": " + key + " " + applied.error().message);
     }
   } catch (const YAML::Exception& error) {

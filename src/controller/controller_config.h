@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "common/ipv4.h"
 #include "common/result.h"
 
 namespace sluice::controller {
@@ -26,6 +27,9 @@ struct ControllerConfig {
   int maxEgressIPsPerNode = 255;
   bool rebalance = false;
   std::string logLevel = "info";
+  // The cluster's Service CIDR (kube-apiserver --service-cluster-ip-range). Service traffic never
+  // takes an Egress; an Egress whose destinationCIDRs overlap it is told so in a condition.
+  Cidr serviceCIDR{0x0a600000, 12};  // 10.96.0.0/12
 };
 
 // "100ms", "15s", "1m" to milliseconds; std::nullopt for anything else.

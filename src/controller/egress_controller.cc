@@ -225,10 +225,11 @@ SyncInputs EgressController::observe(Clock::time_point now, const std::string& n
       copy["status"] = own->second["status"];
       inputs.egresses.push_back(
           {decodeEgress(copy), statusOf(copy), own->second.value("resourceVersion", "")});
-      continue;
+    } else {
+      inputs.egresses.push_back(
+          {decodeEgress(*object), statusOf(*object), kube::resourceVersionOf(*object)});
     }
-    inputs.egresses.push_back(
-        {decodeEgress(*object), statusOf(*object), kube::resourceVersionOf(*object)});
+    noteServiceCidrOverlap(inputs.egresses.back().decoded, options_.config.serviceCIDR);
   }
   {
     std::lock_guard lock(termMutex_);

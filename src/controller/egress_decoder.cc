@@ -205,6 +205,7 @@ DecodedEgress decodeEgress(const api::Egress& egress) {
   decoded.generation = egress.metadata.generation;
   decoded.creationOrder = egress.metadata.creationOrder;
   decoded.multiIp = egress.spec.multiIp();
+  decoded.destinations = egress.spec.destinationCIDRs;
   if (const auto malformed = controllerProblems(egress.problems); !malformed.empty()) {
     decoded.invalidMessage = malformed.front()->message;
     return decoded;
@@ -226,6 +227,22 @@ DecodedEgress decodeEgress(const api::Egress& egress) {
       decoded.previous.push_back(PreviousAssignment{*ip, decoded.slots[0].pool, status.egressNode});
   }
   return decoded;
+}
+
+void noteServiceCidrOverlap(DecodedEgress& egress, const Cidr& serviceCidr) {
+  egress.serviceCidrOverlap.clear();
+  for (std::size_t i = 0; i < egress.destinations.size(); ++i) {
+    const auto& destination = egress.destinations[i];
+    const bool overlaps = destination.contains(serviceCidr.first()) ||
+                          serviceCidr.contains(destination.first());
+    if (!overlaps) continue;
+    egress.serviceCidrOverlap =
+        "spec.destinationCIDRs[" + std::to_string(i) + "] " + destination.toString() +
+        " overlaps the Service CIDR " + serviceCidr.toString() +
+        ": traffic to Services is load-balanced inside the cluster and never takes an Egress; "
+        "list only destinations outside the Service CIDR";
+    return;
+  }
 }
 
 SchedulerInput buildSchedulerInput(const std::vector<DecodedPool>& pools,

@@ -48,6 +48,9 @@ struct DecodedEgress {
   bool multiIp = false;  // the list forms: status carries egressIPs
   // A spec the CRD's rules reject; the Egress then gets IPAllocated=False with this message.
   std::string invalidMessage;
+  std::vector<Cidr> destinations;  // spec.destinationCIDRs
+  // Set by noteServiceCidrOverlap: the destinationCIDRs entry that overlaps the Service CIDR.
+  std::string serviceCidrOverlap;
 };
 
 // Validation of the typed models against the CRDs' rules; problems name the field and the fix.
@@ -58,6 +61,11 @@ DecodedEgress decodeEgress(const api::Egress& egress);
 DecodedPool decodePool(const nlohmann::json& pool);
 DecodedNode decodeNode(const nlohmann::json& node);
 DecodedEgress decodeEgress(const nlohmann::json& egress);
+
+// Service traffic never takes an Egress (agents hand it to the proxy first), so an Egress whose
+// destinationCIDRs overlap the Service CIDR does not get what it asks for there: says so in
+// `egress.serviceCidrOverlap` (a condition message), or clears it.
+void noteServiceCidrOverlap(DecodedEgress& egress, const Cidr& serviceCidr);
 
 // What the controller knows of a node's agent.
 enum class NodeLiveness {

@@ -83,6 +83,10 @@ api::EgressStatus desiredEgressStatus(const DecodedEgress& egress, const EgressR
           "IPAssigned", firstBadAssignment == nullptr,
           firstBadAssignment == nullptr ? "Assigned" : firstBadAssignment->assignmentReason,
           summaryOf(slots, false), was, now)};
+  if (!egress.serviceCidrOverlap.empty())
+    status.conditions.push_back(makeCondition("ServiceCIDROverlap", true,
+                                              "DestinationOverlapsServiceCIDR",
+                                              egress.serviceCidrOverlap, was, now));
   return status;
 }
 

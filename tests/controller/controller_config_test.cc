@@ -36,6 +36,7 @@ TEST_CASE("the shipped ConfigMap's controller config parses unchanged", "[unit]"
   CHECK(config->nodeSilenceTimeout == std::chrono::milliseconds(500));
   CHECK(config->maxEgressIPsPerNode == 255);
   CHECK_FALSE(config->rebalance);
+  CHECK(config->serviceCIDR.toString() == "10.96.0.0/12");
   // The shipped agent defaults (100ms reports, 300ms fencing) satisfy the timing contract.
   CHECK(validateTiming(AgentTiming{}, config->nodeSilenceTimeout));
 }
@@ -57,6 +58,11 @@ TEST_CASE("unknown keys and bad values name the key and the fix", "[unit]") {
   auto boolean = parseControllerConfig("rebalance: yes please\n", "test");
   REQUIRE_FALSE(boolean);
   CHECK_THAT(boolean.error().message, Catch::Contains("rebalance must be true or false"));
+
+  auto services = parseControllerConfig("serviceCIDR: 10.96.0.1/12\n", "test");
+  REQUIRE_FALSE(services);
+  CHECK_THAT(services.error().message, Catch::Contains("serviceCIDR must be the cluster's Service CIDR"));
+  CHECK_THAT(services.error().message, Catch::Contains("10.96.0.0/12"));
 
   auto order =
       parseControllerConfig("leaderElection:\n  leaseDuration: 5s\n  renewDeadline: 6s\n", "test");

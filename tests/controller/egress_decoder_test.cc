@@ -220,6 +220,39 @@ TEST_CASE("an invalid Egress gets InvalidSpec conditions", "[unit]") {
 namespace sluice::controller {
 namespace {
 
+TEST_CASE("an Egress whose destinationCIDRs overlap the Service CIDR is told so", "[unit]") {
+  const Cidr services = *parseCidr("10.96.0.0/12");
+  auto spec = listing1();
+  spec["spec"]["destinationCIDRs"] = json::array({"192.0.2.0/24", "10.0.0.0/8"});
+  auto egress = decodeEgress(spec);
+  noteServiceCidrOverlap(egress, services);
+  CHECK(egress.serviceCidrOverlap.find("spec.destinationCIDRs[1] 10.0.0.0/8 overlaps the Service "
+                                       "CIDR 10.96.0.0/12") != std::string::npos);
+  EgressResult result{"egress-prod-web", {}};
+  SlotResult slot;
+  slot.ip = *parseIpv4("10.10.0.8");
+  slot.pool = "prod-external-ip-pool";
+  slot.node = "node02";
+  result.slots.push_back(slot);
+  const auto status = desiredEgressStatus(egress, &result, json::object(), "2026-12-03T07:00:00Z");
+  REQUIRE(status["conditions"].size() == 3);
+  CHECK(status["conditions"][2]["type"] == "ServiceCIDROverlap");
+  CHECK(status["conditions"][2]["status"] == "True");
+  CHECK(status["conditions"][2]["reason"] == "DestinationOverlapsServiceCIDR");
+
+  // A destination inside the Service CIDR overlaps too; one beside it does not.
+  spec["spec"]["destinationCIDRs"] = json::array({"10.100.0.0/16"});
+  egress = decodeEgress(spec);
+  noteServiceCidrOverlap(egress, services);
+  CHECK_FALSE(egress.serviceCidrOverlap.empty());
+  spec["spec"]["destinationCIDRs"] = json::array({"10.112.0.0/12"});
+  egress = decodeEgress(spec);
+  noteServiceCidrOverlap(egress, services);
+  CHECK(egress.serviceCidrOverlap.empty());
+  CHECK(desiredEgressStatus(egress, &result, json::object(), "2026-12-03T07:00:00Z")["conditions"]
+            .size() == 2);
+}
+
 TEST_CASE("pool status: usage and the Overlapping condition", "[unit]") {
   const PoolUsage usage{23, 1, {}};
   const auto clean = desiredPoolStatus(usage, {}, nlohmann::json::object(), "2026-11-26T07:00:00Z");
