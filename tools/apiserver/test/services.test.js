@@ -177,3 +177,14 @@ test('the EndpointSlice controller follows pods: add, readiness, label change, d
   await server.request('DELETE', `${kSvcs}/web`);
   await waitFor(async () => (await slicesOf(server, 'web')).length === 0, { what: 'the slices to go with the Service' });
 }));
+
+test('kubectl create service (a protobuf body) makes a Service with kube\'s defaults', () => withServer({}, async (server) => {
+  await server.kubectlOk(['create', 'service', 'nodeport', 'np', '--tcp=80:8080', '--node-port=30080']);
+  const np = await server.request('GET', `${kSvcs}/np`);
+  assert.deepEqual(np.body.spec.ports, [{ name: '80-8080', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }]);
+  assert.deepEqual(np.body.spec.selector, { app: 'np' });
+  assert.equal(np.body.spec.externalTrafficPolicy, 'Cluster');
+  assert.equal(np.body.spec.publishNotReadyAddresses, undefined);
+  const clash = await server.kubectl(['create', 'service', 'nodeport', 'np2', '--tcp=80:80', '--node-port=30080']);
+  assert.match(clash.stderr, /spec\.ports\[0\]\.nodePort: Invalid value: 30080: provided port is already allocated/);
+}));
