@@ -44,9 +44,10 @@ Lab::Lab(const LabOptions& options) {
   // Lab names prefix netns names: short, unique per process and per lab.
   name_ = "t" + std::to_string(::getpid() % 100000) + std::to_string(counter++ % 10);
   if (name_.size() > 8) name_ = name_.substr(0, 8);
-  const auto result = shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " +
-                            name_ + " up --nodes " + std::to_string(options.nodes) +
-                            " --pod-prefix " + std::to_string(options.podPrefix));
+  const auto result =
+      shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " + name_ +
+            " up --nodes " + std::to_string(options.nodes) + " --pod-prefix " +
+            std::to_string(options.podPrefix) + (options.dns ? "" : " --no-dns"));
   up_ = result.ok();
   upOutput_ = result.output;
 }

@@ -26,6 +26,9 @@ bool waitFor(std::chrono::milliseconds timeout, const std::function<bool()>& con
 struct LabOptions {
   int nodes = 3;
   int podPrefix = 24;
+  // Cluster DNS (pod kube-system/coredns-0 on node01, see docs/lab.md). Off by default so tests
+  // that count pods, ports or addresses on a node see only their own.
+  bool dns = false;
 };
 
 class Lab {

@@ -26,15 +26,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from labapi import Api  # noqa: E402
 
 kMasqMark = "0x4000"
+# The jumps from the built-in chains, in kube-proxy's iptablesJumpChains order; each is inserted
+# at the top (-I), so the last one listed ends up first, as on a real node.
 kJumps = {
-    "nat": [("PREROUTING", "kubernetes service portals", "KUBE-SERVICES"),
-            ("OUTPUT", "kubernetes service portals", "KUBE-SERVICES"),
-            ("POSTROUTING", "kubernetes postrouting rules", "KUBE-POSTROUTING")],
+    "nat": [("OUTPUT", "kubernetes service portals", "KUBE-SERVICES", False),
+            ("PREROUTING", "kubernetes service portals", "KUBE-SERVICES", False),
+            ("POSTROUTING", "kubernetes postrouting rules", "KUBE-POSTROUTING", False)],
     "filter": [("INPUT", "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES", True),
-               ("FORWARD", "kubernetes forwarding rules", "KUBE-FORWARD", False),
-               ("FORWARD", "kubernetes service portals", "KUBE-SERVICES", True),
                ("FORWARD", "kubernetes externally visible service portals", "KUBE-EXTERNAL-SERVICES", True),
-               ("OUTPUT", "kubernetes service portals", "KUBE-SERVICES", True)],
+               ("INPUT", "kubernetes health check service ports", "KUBE-NODEPORTS", False),
+               ("FORWARD", "kubernetes service portals", "KUBE-SERVICES", True),
+               ("OUTPUT", "kubernetes service portals", "KUBE-SERVICES", True),
+               ("FORWARD", "kubernetes forwarding rules", "KUBE-FORWARD", False),
+               ("INPUT", "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL", True),
+               ("OUTPUT", "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL", True),
+               ("FORWARD", "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL", True)],
 }
 kFixedNat = ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"]
 kFixedFilter = ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"]
@@ -173,19 +179,21 @@ def restore_text(table, chains, rules, stale):
     return "\n".join(lines)
 
 
+def jump_args(text, target, new_only):
+    return (["-m", "conntrack", "--ctstate", "NEW"] if new_only else []) + ["-m", "comment", "--comment", text, "-j", target]
+
+
 def ensure_jumps(table):
     """The jumps from the built-in chains, inserted at the top once (kube-proxy's EnsureRule)."""
-    for entry in kJumps[table]:
-        chain, text, target = entry[0], entry[1], entry[2]
-        args = (["-m", "conntrack", "--ctstate", "NEW"] if len(entry) > 3 and entry[3] else []) + ["-m", "comment", "--comment", text, "-j", target]
+    for chain, text, target, new_only in kJumps[table]:
+        args = jump_args(text, target, new_only)
         if subprocess.run(["iptables", "-w", "-t", table, "-C", chain] + args, capture_output=True).returncode != 0:
             subprocess.run(["iptables", "-w", "-t", table, "-I", chain] + args, check=True)
 
 
 def remove_jumps(table):
-    for entry in kJumps[table]:
-        chain, text, target = entry[0], entry[1], entry[2]
-        args = (["-m", "conntrack", "--ctstate", "NEW"] if len(entry) > 3 and entry[3] else []) + ["-m", "comment", "--comment", text, "-j", target]
+    for chain, text, target, new_only in kJumps[table]:
+        args = jump_args(text, target, new_only)
         while subprocess.run(["iptables", "-w", "-t", table, "-D", chain] + args, capture_output=True).returncode == 0:
             pass
 
