@@ -170,6 +170,15 @@ function keepAllocatedOnUpdate(service, old) {
     spec.clusterIP = oldSpec.clusterIP;
     spec.clusterIPs = oldSpec.clusterIPs || [oldSpec.clusterIP];
   }
+  // Leaving NodePort/LoadBalancer releases the nodePorts the user did not change (kube's
+  // dropTypeDependentFields), so `kubectl patch -p '{"spec":{"type":"ClusterIP"}}'` works.
+  if (!needsNodePorts(spec) && needsNodePorts(oldSpec)) {
+    for (const port of spec.ports || []) {
+      const match = (oldSpec.ports || []).find((p) => p.nodePort && p.nodePort === port.nodePort);
+      if (match) delete port.nodePort;
+    }
+    if (spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) delete spec.externalTrafficPolicy;
+  }
   if (needsNodePorts(spec) && needsNodePorts(oldSpec)) {
     for (const port of spec.ports || []) {
       if (port.nodePort) continue;

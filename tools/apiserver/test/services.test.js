@@ -89,6 +89,16 @@ test('requested ClusterIPs and nodePorts are honoured when free, rejected as kub
   const clash = await server.request('POST', kSvcs, { body: service('np2', { type: 'NodePort', ports: [{ port: 80, nodePort: 30080 }] }) });
   assert.equal(clash.status, 422);
   assert.equal(clash.body.message, 'Service "np2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated');
+  // Changing the type keeps the ClusterIP and the nodePort (update without them), then drops it.
+  const toLb = await server.request('PATCH', `${kSvcs}/np`, { contentType: 'application/merge-patch+json', body: { spec: { type: 'LoadBalancer' } } });
+  assert.equal(toLb.status, 200, toLb.text);
+  assert.equal(toLb.body.spec.ports[0].nodePort, 30080);
+  const toClusterIp = await server.request('PATCH', `${kSvcs}/np`, { contentType: 'application/merge-patch+json', body: { spec: { type: 'ClusterIP' } } });
+  assert.equal(toClusterIp.status, 200, toClusterIp.text);
+  assert.equal(toClusterIp.body.spec.ports[0].nodePort, undefined);
+  assert.equal(toClusterIp.body.spec.clusterIP, np.body.spec.clusterIP);
+  const toNodePort = await server.request('PATCH', `${kSvcs}/np`, { contentType: 'application/merge-patch+json', body: { spec: { type: 'NodePort', ports: [{ name: 'p0', port: 80, nodePort: 30080 }] } } });
+  assert.equal(toNodePort.status, 200, toNodePort.text);
   assert.equal((await server.request('DELETE', `${kSvcs}/np`)).status, 200);
   const reused = await server.request('POST', kSvcs, { body: service('np2', { type: 'NodePort', ports: [{ port: 80, nodePort: 30080 }] }) });
   assert.equal(reused.status, 201, reused.text);
