@@ -111,6 +111,13 @@ def run_checks(lab):
     check("kube-proxy: kubernetes Service chain", "KUBE-SVC-NPX46M4PTMTKRN6Y" in first)
     check("kube-proxy: DNAT to the ready endpoint only", f"--to-destination {ips['web-1']}:80" in first and f"--to-destination {ips['web-2']}:80" not in first)
     check("kube-proxy: masquerade", "-j MASQUERADE --random-fully" in first and "--set-xmark 0x4000/0x4000" in first)
+    # Real packets through the rules: the node's own (host-network) traffic passes its iptables;
+    # pod traffic does not (it stays in OVS) until the agent has a proxy-off mode.
+    body = lab.run("node-exec", "node01", "--", "curl", "-s", "--max-time", "5", f"http://{cluster_ip}/", check=False).stdout
+    check("kube-proxy rules: node01 reaches the ClusterIP's ready endpoint", body == "web-1\n", body)
+    dns_answer = lab.run("node-exec", "node01", "--", "python3", os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsq.py"),
+                         "--server", "10.96.0.10", "web.default.svc.cluster.local", check=False).stdout
+    check("kube-proxy rules: node01 resolves through kube-dns's ClusterIP 10.96.0.10", f"A {cluster_ip}" in dns_answer, dns_answer)
     lab.run("kube-proxy", "sync", "node01")
     again = lab.run("node-exec", "node01", "--", "iptables-save").stdout
     strip = lambda text: [l for l in text.splitlines() if not l.startswith("#")]  # noqa: E731
