@@ -63,11 +63,10 @@ function defaultService(service) {
   if (!service.status) service.status = { loadBalancer: {} };
 }
 
-// goServicePort renders a port as Go's %#v of core.ServicePort{Protocol, Port}, the value kube
-// prints in its "Duplicate value" message.
-function goServicePort(port) {
-  return `core.ServicePort{Name:"", Protocol:"${port.protocol}", AppProtocol:(*string)(nil), Port:${port.port}, `
-    + 'TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}';
+// duplicatePortValue renders the key kube compares ports by (core.ServicePort{Protocol, Port}) as
+// kube 1.31+ prints a struct in a field error: JSON with the internal type's Go field names.
+function duplicatePortValue(port) {
+  return `{"Name":"","Protocol":${JSON.stringify(port.protocol)},"AppProtocol":null,"Port":${port.port},"TargetPort":0,"NodePort":0}`;
 }
 
 function cause(reason, field, message) {
@@ -113,7 +112,7 @@ function validatePorts(spec, causes) {
       causes.push(cause('FieldValueForbidden', `${path}.nodePort`, 'Forbidden: may not be used when `type` is \'ClusterIP\''));
     }
     const key = `${port.protocol}/${port.port}`;
-    if (keys.has(key)) causes.push(cause('FieldValueDuplicate', path, `Duplicate value: ${goServicePort(port)}`));
+    if (keys.has(key)) causes.push(cause('FieldValueDuplicate', path, `Duplicate value: ${duplicatePortValue(port)}`));
     keys.add(key);
   });
 }
@@ -150,8 +149,8 @@ function validateService(service, old) {
   validatePorts(spec, causes);
   if (old && old.spec && old.spec.clusterIP && old.spec.type !== 'ExternalName' && spec.type !== 'ExternalName'
       && spec.clusterIP !== old.spec.clusterIP) {
-    // kube prints the whole new clusterIPs list here (a []string in Go syntax).
-    causes.push(cause('FieldValueInvalid', 'spec.clusterIPs[0]', `Invalid value: []string{${(spec.clusterIPs || [spec.clusterIP || '']).map((ip) => JSON.stringify(ip)).join(', ')}}: may not change once set`));
+    // kube prints the whole new clusterIPs list here (as JSON, like every non-scalar value).
+    causes.push(cause('FieldValueInvalid', 'spec.clusterIPs[0]', `Invalid value: ${JSON.stringify(spec.clusterIPs || [spec.clusterIP || ''])}: may not change once set`));
   }
   return causes;
 }
@@ -212,7 +211,7 @@ function allocate(service, services) {
   const causes = [];
   if (spec.type !== 'ExternalName' && !isHeadless(spec)) {
     if (spec.clusterIP) {
-      const describe = `[]string{${JSON.stringify(spec.clusterIP)}}`;
+      const describe = JSON.stringify([spec.clusterIP]);
       if (!inServiceRange(spec.clusterIP)) {
         causes.push(cause('FieldValueInvalid', 'spec.clusterIPs', `Invalid value: ${describe}: failed to allocate IP ${spec.clusterIP}: the provided IP (${spec.clusterIP}) is not in the valid range. The range of valid IPs is ${kServiceCidr.text}`));
       } else if (ips.has(spec.clusterIP)) {
@@ -220,7 +219,7 @@ function allocate(service, services) {
       }
     } else {
       const ip = freeClusterIp(ips);
-      if (!ip) causes.push(cause('FieldValueInvalid', 'spec.clusterIPs', `Invalid value: []string{}: failed to allocate IP: range is full`));
+      if (!ip) causes.push(cause('FieldValueInvalid', 'spec.clusterIPs', `Invalid value: []: failed to allocate IP: range is full`));
       else { spec.clusterIP = ip; spec.clusterIPs = [ip]; }
     }
   }
