@@ -47,7 +47,8 @@ Lab::Lab(const LabOptions& options) {
   const auto result =
       shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " + name_ +
             " up --nodes " + std::to_string(options.nodes) + " --pod-prefix " +
-            std::to_string(options.podPrefix) + (options.dns ? "" : " --no-dns"));
+            std::to_string(options.podPrefix) + (options.dns ? "" : " --no-dns") +
+            (options.proxy ? "" : " --no-proxy"));
   up_ = result.ok();
   upOutput_ = result.output;
 }

@@ -29,6 +29,9 @@ struct LabOptions {
   // Cluster DNS (pod kube-system/coredns-0 on node01, see docs/lab.md). Off by default so tests
   // that count pods, ports or addresses on a node see only their own.
   bool dns = false;
+  // Sluice's Service proxy in the agents; false: `up --no-proxy`, for kube-proxy's own rules
+  // (`sluice-lab kube-proxy sync NODE`).
+  bool proxy = true;
 };
 
 class Lab {
