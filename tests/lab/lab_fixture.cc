@@ -44,9 +44,11 @@ Lab::Lab(const LabOptions& options) {
   // Lab names prefix netns names: short, unique per process and per lab.
   name_ = "t" + std::to_string(::getpid() % 100000) + std::to_string(counter++ % 10);
   if (name_.size() > 8) name_ = name_.substr(0, 8);
-  const auto result = shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " +
-                            name_ + " up --nodes " + std::to_string(options.nodes) +
-                            " --pod-prefix " + std::to_string(options.podPrefix));
+  const auto result =
+      shell("SLUICE_BUILD=" + quote(SLUICE_BUILD_ROOT) + " " + tool() + " --name " + name_ +
+            " up --nodes " + std::to_string(options.nodes) + " --pod-prefix " +
+            std::to_string(options.podPrefix) + (options.dns ? "" : " --no-dns") +
+            (options.proxy ? "" : " --no-proxy"));
   up_ = result.ok();
   upOutput_ = result.output;
 }
@@ -88,6 +90,33 @@ CommandResult Lab::kubectl(const std::string& arguments) const {
 
 bool Lab::ping(const std::string& pod, const std::string& ip) const {
   return exec(pod, "ping -c 1 -W 1 " + ip).ok();
+}
+
+CommandResult Lab::serve(const std::string& pod, int port, int udpPort) const {
+  std::string arguments = "serve " + quote(pod) + " --port " + std::to_string(port);
+  if (udpPort > 0) arguments += " --udp " + std::to_string(udpPort);
+  return lab(arguments);
+}
+
+CommandResult Lab::setPodReady(const std::string& pod, bool ready) const {
+  return lab("pod ready " + quote(pod) + (ready ? " true" : " false"));
+}
+
+CommandResult Lab::dnsQuery(const std::string& pod, const std::string& name,
+                            const std::string& server) const {
+  return lab("dns-query " + quote(pod) + " " + quote(name) +
+             (server.empty() ? "" : " --server " + quote(server)));
+}
+
+std::string Lab::dnsPodIp() const {
+  CommandResult result = lab("pod ip kube-system/coredns-0");
+  std::string ip = result.output;
+  while (!ip.empty() && (ip.back() == '\n' || ip.back() == ' ')) ip.pop_back();
+  return result.ok() ? ip : "";
+}
+
+CommandResult Lab::kubeProxy(const std::string& node, bool clear) const {
+  return lab(std::string("kube-proxy ") + (clear ? "clear " : "sync ") + quote(node));
 }
 
 }  // namespace sluice::testing

@@ -26,6 +26,12 @@ bool waitFor(std::chrono::milliseconds timeout, const std::function<bool()>& con
 struct LabOptions {
   int nodes = 3;
   int podPrefix = 24;
+  // Cluster DNS (pod kube-system/coredns-0 on node01, see docs/lab.md). Off by default so tests
+  // that count pods, ports or addresses on a node see only their own.
+  bool dns = false;
+  // Sluice's Service proxy in the agents; false: `up --no-proxy`, for kube-proxy's own rules
+  // (`sluice-lab kube-proxy sync NODE`).
+  bool proxy = true;
 };
 
 class Lab {
@@ -52,6 +58,20 @@ class Lab {
   // Whether one ping from `pod` to `ip` gets an answer within a second.
   bool ping(const std::string& pod, const std::string& ip) const;
   const std::string& lastOutput() const { return lastOutput_; }
+
+  // Services in the lab (docs/lab.md): a test server in `pod` answering with the pod's name on
+  // TCP `port` (HTTP) and, when udpPort > 0, on UDP `udpPort`; returns once it listens.
+  CommandResult serve(const std::string& pod, int port = 80, int udpPort = 0) const;
+  // Sets the pod's Ready condition, as kubelet does after a readiness probe.
+  CommandResult setPodReady(const std::string& pod, bool ready) const;
+  // Resolves `name` (as given, no search list) from `pod` with the lab's DNS client; server ""
+  // means the pod's resolv.conf nameserver (10.96.0.10). Output: "NAME A IP" lines or the rcode.
+  CommandResult dnsQuery(const std::string& pod, const std::string& name,
+                         const std::string& server = "") const;
+  // The coredns-0 pod's IP (the cluster DNS server before any Service proxy serves 10.96.0.10).
+  std::string dnsPodIp() const;
+  // Installs (or with clear=true removes) kube-proxy's iptables rules on `node`.
+  CommandResult kubeProxy(const std::string& node, bool clear = false) const;
 
   static std::string tool();  // path of tools/sluice-lab
 

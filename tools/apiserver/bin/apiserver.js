@@ -90,6 +90,7 @@ function main() {
   server.listen(options.port, options.host, () => {
     const { port } = server.address();
     api.address = `${hostForUrl}:${port}`;
+    api.startControllers({ advertiseIp: clientHost, port });
     const out = path.resolve(options.kubeconfig);
     const temp = `${out}.tmp-${process.pid}`;
     fs.writeFileSync(temp, kubeconfigText({ server: `https://${hostForUrl}:${port}`, caPem: certs.caPem, token }), { mode: 0o600 });

@@ -3,6 +3,8 @@
 'use strict';
 
 const { age } = require('./table');
+const services = require('./services');
+const endpointSlices = require('./endpointslices');
 
 const kPreserve = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
 const kString = { type: 'string' };
@@ -102,6 +104,36 @@ const kBuiltins = [
       ['Age', 'string', (o) => age(o.metadata.creationTimestamp)],
       ['IP', 'string', (o) => (o.status && o.status.podIP) || '<none>', 1],
       ['Node', 'string', (o) => (o.spec && o.spec.nodeName) || '<none>', 1]]),
+  },
+  {
+    // Services: defaults, validation and ClusterIP/NodePort allocation live in services.js; the
+    // server calls defaults/validateKind/allocate (see ApiServer.admitBuiltin).
+    group: '', version: 'v1', resource: 'services', singular: 'service', kind: 'Service', namespaced: true,
+    shortNames: ['svc'], categories: ['all'], statusSubresource: true,
+    fieldSelectors: ['metadata.name', 'metadata.namespace', 'spec.clusterIP', 'spec.type'],
+    schema: topLevel({ spec: kPreserve, status: kPreserve }, 'Service is a named abstraction of software service (for example, mysql) consisting of local port (for example 3306) that the proxy listens on, and the selector that determines which pods will answer requests sent through the proxy.'),
+    defaults: services.defaultService,
+    keepOnUpdate: services.keepAllocatedOnUpdate,
+    validateKind: services.validateService,
+    allocate: services.allocate,
+    columns: columns([['Type', 'string', (o) => (o.spec && o.spec.type) || ''],
+      ['Cluster-IP', 'string', (o) => (o.spec && o.spec.clusterIP) || '<none>'],
+      ['External-IP', 'string', services.externalIp], ['Port(s)', 'string', services.formatPorts],
+      ['Age', 'string', (o) => age(o.metadata.creationTimestamp)],
+      ['Selector', 'string', services.formatSelector, 1]]),
+  },
+  {
+    group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice',
+    namespaced: true, shortNames: [], fieldSelectors: ['metadata.name', 'metadata.namespace'],
+    schema: topLevel({
+      addressType: kString,
+      endpoints: { type: 'array', items: kPreserve, 'x-kubernetes-list-type': 'atomic' },
+      ports: { type: 'array', items: kPreserve, 'x-kubernetes-list-type': 'atomic' },
+    }, 'EndpointSlice represents a subset of the endpoints that implement a service.'),
+    defaults: endpointSlices.defaultEndpointSlice,
+    validateKind: endpointSlices.validateEndpointSlice,
+    columns: columns([['AddressType', 'string', (o) => o.addressType || ''], ['Ports', 'string', endpointSlices.formatPorts],
+      ['Endpoints', 'string', endpointSlices.formatEndpoints], ['Age', 'string', (o) => age(o.metadata.creationTimestamp)]]),
   },
   {
     group: '', version: 'v1', resource: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true,

@@ -133,7 +133,9 @@ function stripDirectives(value) {
 }
 
 function mergeList(field, current, patchList, order) {
-  const mergeKey = kMergeKeys[field];
+  let mergeKey = kMergeKeys[field];
+  // A Service's ports merge on port, a container's on containerPort (same field name in the Go types).
+  if (field === 'ports' && patchList.every((item) => isObject(item) && item.containerPort === undefined && item.port !== undefined)) mergeKey = 'port';
   if (kMergePrimitiveLists.has(field)) {
     const out = Array.isArray(current) ? [...current] : [];
     for (const item of patchList) if (!out.includes(item)) out.push(item);

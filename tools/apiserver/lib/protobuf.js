@@ -1,6 +1,6 @@
 // Decodes the Kubernetes protobuf request bodies that kubectl's typed clients send for built-in
-// kinds (`kubectl create namespace`, `kubectl create configmap`): the "k8s\0" envelope around a
-// runtime.Unknown, ObjectMeta, Namespace and ConfigMap. Other kinds answer 415.
+// kinds (`kubectl create namespace|configmap|service`, `kubectl expose`): the "k8s\0" envelope
+// around a runtime.Unknown, ObjectMeta, Namespace, ConfigMap and Service. Other kinds answer 415.
 'use strict';
 
 const { ApiError } = require('./errors');
@@ -68,7 +68,75 @@ function objectMeta(buffer) {
   return meta;
 }
 
+// int32/int64 varints: negative values arrive as 64-bit two's complement.
+function int(value) {
+  return Number(BigInt.asIntN(64, value));
+}
+
+function text(value) {
+  return value.toString('utf8');
+}
+
+function intOrString(buffer) {
+  let type = 0;
+  let intVal = 0;
+  let strVal = '';
+  for (const f of fields(buffer)) {
+    if (f.number === 1) type = int(f.value);
+    if (f.number === 2) intVal = int(f.value);
+    if (f.number === 3) strVal = text(f.value);
+  }
+  return type === 1 ? strVal : intVal;
+}
+
+function servicePort(buffer) {
+  const port = {};
+  for (const f of fields(buffer)) {
+    if (f.number === 1 && f.value.length) port.name = text(f.value);
+    if (f.number === 2 && f.value.length) port.protocol = text(f.value);
+    if (f.number === 6) port.appProtocol = text(f.value);
+    if (f.number === 3 && f.value) port.port = int(f.value);
+    if (f.number === 4) { const target = intOrString(f.value); if (target !== 0 && target !== '') port.targetPort = target; }
+    if (f.number === 5 && f.value) port.nodePort = int(f.value);
+  }
+  return port;
+}
+
+// serviceSpec decodes core/v1 ServiceSpec (field numbers of k8s.io/api/core/v1/generated.proto).
+function serviceSpec(buffer) {
+  const spec = {};
+  const strings = { 3: 'clusterIP', 4: 'type', 7: 'sessionAffinity', 8: 'loadBalancerIP', 10: 'externalName', 11: 'externalTrafficPolicy',
+    17: 'ipFamilyPolicy', 21: 'loadBalancerClass', 22: 'internalTrafficPolicy', 23: 'trafficDistribution' };
+  const lists = { 5: 'externalIPs', 9: 'loadBalancerSourceRanges', 18: 'clusterIPs', 19: 'ipFamilies' };
+  for (const f of fields(buffer)) {
+    if (f.number === 1) (spec.ports = spec.ports || []).push(servicePort(f.value));
+    else if (f.number === 2) { const [k, v] = mapEntry(f.value); spec.selector = { ...(spec.selector || {}), [k]: v }; }
+    else if (strings[f.number]) { if (f.value.length) spec[strings[f.number]] = text(f.value); }
+    else if (lists[f.number]) (spec[lists[f.number]] = spec[lists[f.number]] || []).push(text(f.value));
+    else if (f.number === 12 && f.value) spec.healthCheckNodePort = int(f.value);
+    else if (f.number === 13) { if (f.value !== 0n) spec.publishNotReadyAddresses = true; }
+    else if (f.number === 20) spec.allocateLoadBalancerNodePorts = f.value !== 0n;
+    else if (f.number === 14) {
+      spec.sessionAffinityConfig = {};
+      for (const c of fields(f.value)) {
+        if (c.number !== 1) continue;
+        spec.sessionAffinityConfig.clientIP = {};
+        for (const t of fields(c.value)) if (t.number === 1) spec.sessionAffinityConfig.clientIP.timeoutSeconds = int(t.value);
+      }
+    }
+  }
+  return spec;
+}
+
 const kDecoders = {
+  Service(buffer) {
+    const object = {};
+    for (const f of fields(buffer)) {
+      if (f.number === 1) object.metadata = objectMeta(f.value);
+      if (f.number === 2) object.spec = serviceSpec(f.value);
+    }
+    return object;
+  },
   Namespace(buffer) {
     const object = {};
     for (const f of fields(buffer)) {
@@ -108,7 +176,7 @@ function decodeKubernetesProtobuf(body) {
   }
   const decoder = kDecoders[kind];
   if (!decoder) {
-    throw new ApiError(415, `the lab API server decodes protobuf only for Namespace and ConfigMap, not ${kind}; send application/json`);
+    throw new ApiError(415, `the lab API server decodes protobuf only for Namespace, ConfigMap and Service, not ${kind}; send application/json`);
   }
   return { apiVersion, kind, ...decoder(raw) };
 }

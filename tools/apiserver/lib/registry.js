@@ -30,7 +30,7 @@ function compareVersions(a, b) {
 }
 
 function schemaName(group, version, kind) {
-  const known = { '': 'io.k8s.api.core', 'coordination.k8s.io': 'io.k8s.api.coordination', 'apiextensions.k8s.io': 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions' };
+  const known = { '': 'io.k8s.api.core', 'coordination.k8s.io': 'io.k8s.api.coordination', 'discovery.k8s.io': 'io.k8s.api.discovery', 'apiextensions.k8s.io': 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions' };
   const prefix = group in known ? known[group] : group.split('.').reverse().join('.');
   return `${prefix}.${version}.${kind}`;
 }

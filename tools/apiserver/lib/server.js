@@ -19,13 +19,14 @@ const selectors = require('./selectors');
 const patchLib = require('./patch');
 const table = require('./table');
 const { decodeKubernetesProtobuf } = require('./protobuf');
+const controllers = require('./controllers');
 
 const kMaxBody = 3 * 1024 * 1024;
 const kDefaultWatchTimeoutSeconds = 1800;
 const kBookmarkIntervalMs = 1000;
 const kDefaultNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 // Kinds whose DELETE answers with a Status rather than the object, as in kube-apiserver.
-const kDeleteReturnsStatus = new Set(['/configmaps', '/events', 'coordination.k8s.io/leases', '/nodes']);
+const kDeleteReturnsStatus = new Set(['/configmaps', '/events', 'coordination.k8s.io/leases', '/nodes', 'discovery.k8s.io/endpointslices']);
 const kGenerateNameAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
 
 function now() {
@@ -86,6 +87,14 @@ class ApiServer {
         this.createObject(this.lookupOrThrow('', 'v1', 'namespaces'), { metadata: { name } }, { namespace: '', query: new URLSearchParams() });
       }
     }
+  }
+
+  // startControllers runs what kube-controller-manager and kube-apiserver's reconcilers would:
+  // the EndpointSlice controller and default/kubernetes pointing at advertiseIp:port.
+  startControllers({ advertiseIp, port }) {
+    if (advertiseIp && /^\d+\.\d+\.\d+\.\d+$/.test(advertiseIp)) controllers.ensureKubernetesService(this, advertiseIp, port);
+    this.endpointSlices = new controllers.EndpointSliceController(this);
+    this.endpointSlices.start();
   }
 
   lookupOrThrow(group, version, resource) {
@@ -521,7 +530,17 @@ class ApiServer {
       schemaLib.validateNode(info.version.schema, object, '', causes, oldObject);
     }
     if (resource.resource === 'customresourcedefinitions') causes.push(...Registry.checkCrd(object));
+    if (resource.builtin && resource.validateKind) causes.push(...resource.validateKind(object, oldObject));
     if (causes.length > 0) throw errors.invalid(resource.kind, resource.group, object.metadata.name || object.metadata.generateName || '', causes);
+  }
+
+  // allocate runs a built-in kind's allocator (Service ClusterIPs and NodePorts) against the stored
+  // objects; requested values that are taken or out of range fail as kube's allocators do.
+  allocate(info, object) {
+    const { resource } = info;
+    if (!resource.builtin || !resource.allocate) return;
+    const causes = resource.allocate(object, this.store.list(info.gr || groupResource(resource.group, resource.resource)).items);
+    if (causes.length > 0) throw errors.invalid(resource.kind, resource.group, object.metadata.name || '', causes);
   }
 
   tracksGeneration(info) {
@@ -552,6 +571,7 @@ class ApiServer {
     if (!keepManagedFields) delete metadata.managedFields;
     if (info.version.statusSubresource && !resource.statusOnCreate) delete object.status;
     if (resource.prepareForCreate) resource.prepareForCreate(object);
+    if (resource.builtin && resource.defaults) resource.defaults(object);
     if (!resource.builtin) schemaLib.applyDefaults(info.version.schema, object);
     const isCrd = info.gr === kCrdGroupResource;
     if (isCrd) {
@@ -560,6 +580,7 @@ class ApiServer {
       object.status = Registry.establishedStatus(object, null);
     }
     this.validate(info, object);
+    this.allocate(info, object);
     if (resource.namespaced && !this.store.get('/namespaces', '', metadata.namespace)) {
       throw new ApiError(404, `namespaces "${metadata.namespace}" not found`, { details: { name: metadata.namespace, kind: 'namespaces' } });
     }
@@ -622,6 +643,10 @@ class ApiServer {
       if (old.metadata[field] === undefined) delete metadata[field]; else metadata[field] = old.metadata[field];
     }
     if (!resource.builtin && ctx.subresource !== 'status') schemaLib.applyDefaults(info.version.schema, next);
+    if (resource.builtin && ctx.subresource !== 'status') {
+      if (resource.keepOnUpdate) resource.keepOnUpdate(next, old);
+      if (resource.defaults) resource.defaults(next);
+    }
     const isCrd = info.gr === kCrdGroupResource;
     if (isCrd && ctx.subresource !== 'status') {
       this.validate(info, next, old);
@@ -629,6 +654,7 @@ class ApiServer {
       next.status = Registry.establishedStatus(next, old.status);
     }
     this.validate(info, next, old);
+    if (ctx.subresource !== 'status') this.allocate(info, next);
     if (old.metadata.deletionTimestamp) {
       const added = (metadata.finalizers || []).filter((f) => !(old.metadata.finalizers || []).includes(f));
       if (added.length > 0) {
