@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <map>
-#include <set>
 
 #include "lab_fixture.h"
 
@@ -73,7 +72,7 @@ std::map<std::string, std::string> addWebBackends(Lab& lab) {
 TEST_CASE("ClusterIP: two remote backends, a plain and an Egress-selected client, DNS by name, "
           "a deleted backend leaves the rotation",
           "[lab]") {
-  Lab lab({.nodes = 3});
+  Lab lab({.nodes = 3, .dns = true});
   REQUIRE(lab.up());
   const auto backends = addWebBackends(lab);
   REQUIRE_FALSE(lab.addPod("client", "node01").empty());
@@ -212,7 +211,7 @@ TEST_CASE("NodePort from the external host, with both external traffic policies"
 
 TEST_CASE("with the proxy off, kube-proxy's own iptables rules serve the same ClusterIP cases",
           "[lab]") {
-  Lab lab({.nodes = 3, .proxy = false});
+  Lab lab({.nodes = 3, .dns = true, .proxy = false});
   REQUIRE(lab.up());
   addWebBackends(lab);
   REQUIRE_FALSE(lab.addPod("web-0", "node01", "app=web").empty());
