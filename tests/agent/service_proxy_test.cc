@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -463,25 +464,40 @@ class PodHost {
   pid_t server_ = -1;
 };
 
+// Two pods (endpoints of prod/web) on a sandboxed br-int with every flow and group installed.
+struct ServiceLab {
+  const LocalPod pod1{"pod:prod/web-1", *parseIpv4("10.244.1.5"), "0a:58:0a:f4:01:05", 4};
+  const LocalPod pod2{"pod:prod/web-2", *parseIpv4("10.244.1.6"), "0a:58:0a:f4:01:06", 5};
+  IntegrationBridge bridge;
+  std::unique_ptr<PodHost> host1;
+  std::unique_ptr<PodHost> host2;
+
+  explicit ServiceLab(Fixture& f) {
+    f.web.endpoints = {endpoint("10.244.1.5", 8080), endpoint("10.244.1.6", 8080)};
+    host1 = std::make_unique<PodHost>(*bridge.sandbox, pod1, f.node);
+    host2 = std::make_unique<PodHost>(*bridge.sandbox, pod2, f.node);
+    auto node = *nodeFlows(f.pipeline, f.node);
+    const auto proxy = *proxyNodeFlows(f.pipeline, f.node, f.config);
+    node.insert(node.end(), proxy.begin(), proxy.end());
+    bridge.install("node", node);
+    bridge.install(pod1.owner, *podFlows(f.pipeline, f.node, pod1));
+    bridge.install(pod2.owner, *podFlows(f.pipeline, f.node, pod2));
+    auto service = serviceFlows(f.pipeline, f.node, f.web, ServiceGroupIds{7, 0});
+    REQUIRE(service);
+    bridge.install("service:prod/web", service->flows, service->groups);
+  }
+  std::string dump(const std::string& command) const {
+    auto output = bridge.sandbox->run(command);
+    return output ? *output : output.error().message;
+  }
+};
+
 TEST_CASE("in OVS, ClusterIP connections are DNATed over both endpoints, and a hairpin is SNATed",
           "[ovs]") {
   Fixture f;
-  const LocalPod pod1{"pod:prod/web-1", *parseIpv4("10.244.1.5"), "0a:58:0a:f4:01:05", 4};
-  const LocalPod pod2{"pod:prod/web-2", *parseIpv4("10.244.1.6"), "0a:58:0a:f4:01:06", 5};
-  f.web.endpoints = {endpoint("10.244.1.5", 8080), endpoint("10.244.1.6", 8080)};
-  IntegrationBridge bridge;
-  PodHost host1(*bridge.sandbox, pod1, f.node);
-  PodHost host2(*bridge.sandbox, pod2, f.node);
-  auto node = *nodeFlows(f.pipeline, f.node);
-  const auto proxy = *proxyNodeFlows(f.pipeline, f.node, f.config);
-  node.insert(node.end(), proxy.begin(), proxy.end());
-  bridge.install("node", node);
-  bridge.install(pod1.owner, *podFlows(f.pipeline, f.node, pod1));
-  bridge.install(pod2.owner, *podFlows(f.pipeline, f.node, pod2));
-  auto service = serviceFlows(f.pipeline, f.node, f.web, ServiceGroupIds{7, 0});
-  REQUIRE(service);
-  bridge.install("service:prod/web", service->flows, service->groups);
-
+  ServiceLab lab(f);
+  auto& bridge = lab.bridge;
+  auto& host2 = *lab.host2;
   // pod2 connects to the ClusterIP 24 times: every connection is answered by an endpoint (so the
   // DNAT and the un-DNAT of the replies work), both endpoints serve some, and when pod2 reaches
   // itself its server sees the hairpin address, not its own.
@@ -489,13 +505,8 @@ TEST_CASE("in OVS, ClusterIP connections are DNATed over both endpoints, and a h
   std::string all;
   for (const auto& line : answers) all += line + "\n";
   INFO(all);
-  const auto conntrack = bridge.sandbox->run("ovs-appctl dpctl/dump-conntrack");
-  INFO((conntrack ? *conntrack : conntrack.error().message));
-  const auto stats = bridge.sandbox->run(
-      "ovs-ofctl -O OpenFlow15 dump-flows br-int-sp --no-names | grep -v n_packets=0,");
-  INFO((stats ? *stats : stats.error().message));
-  const auto ports = bridge.sandbox->run("ovs-ofctl -O OpenFlow15 show br-int-sp");
-  INFO((ports ? *ports : ports.error().message));
+  INFO(lab.dump("ovs-appctl dpctl/dump-conntrack"));
+  INFO(lab.dump("ovs-ofctl -O OpenFlow15 dump-flows br-int-sp"));
   CHECK(answers.size() == 24);
   std::set<std::string> seen(answers.begin(), answers.end());
   CHECK(seen == std::set<std::string>{"10.244.1.5 10.244.1.6", "10.244.1.6 169.254.0.253"});
@@ -509,6 +520,25 @@ TEST_CASE("in OVS, ClusterIP connections are DNATed over both endpoints, and a h
     CHECK_THAT(datapathActions(trace), Catch::Contains("ct(commit,zone=65520)"));
     CHECK_THAT(trace, Catch::Contains("set_field:0x2->reg1"));
   }
+}
+
+TEST_CASE("in OVS, ClientIP affinity keeps a client on one endpoint", "[ovs]") {
+  Fixture f;
+  f.web.affinityTimeoutSeconds = 60;
+  ServiceLab lab(f);
+  const auto answers = lab.host2->connect("10.96.0.10", 80, 12);
+  std::string all;
+  for (const auto& line : answers) all += line + "\n";
+  INFO(all);
+  INFO(lab.dump("ovs-ofctl -O OpenFlow15 dump-flows br-int-sp"));
+  CHECK(answers.size() == 12);
+  CHECK(std::set<std::string>(answers.begin(), answers.end()).size() == 1);
+  // The learned flow: this client, this frontend, the endpoint.
+  const auto learned = lab.dump("ovs-ofctl -O OpenFlow15 dump-flows br-int-sp table=" +
+                                std::to_string(f.id(Table::kSessionAffinity)));
+  INFO(learned);
+  CHECK_THAT(learned, Catch::Contains("hard_timeout=60") &&
+                          Catch::Contains("nw_src=10.244.1.6,nw_dst=10.96.0.10,tp_dst=80"));
 }
 
 }  // namespace
