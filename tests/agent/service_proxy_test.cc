@@ -482,7 +482,8 @@ struct ServiceLab {
     bridge.install("node", node);
     bridge.install(pod1.owner, *podFlows(f.pipeline, f.node, pod1));
     bridge.install(pod2.owner, *podFlows(f.pipeline, f.node, pod2));
-    auto service = serviceFlows(f.pipeline, f.node, f.web, ServiceGroupIds{7, 0});
+    auto service = serviceFlows(f.pipeline, f.node, f.web,
+                                ServiceGroupIds{7, f.web.nodePort != 0 ? 8u : 0u});
     REQUIRE(service);
     bridge.install("service:prod/web", service->flows, service->groups);
   }
@@ -520,6 +521,27 @@ TEST_CASE("in OVS, ClusterIP connections are DNATed over both endpoints, and a h
     CHECK_THAT(datapathActions(trace), Catch::Contains("ct(commit,zone=65520)"));
     CHECK_THAT(trace, Catch::Contains("set_field:0x2->reg1"));
   }
+}
+
+TEST_CASE("in OVS, NodePort traffic from the gateway is DNATed to a local endpoint", "[ovs]") {
+  Fixture f;
+  f.web.nodePort = 30080;
+  f.web.externalLocal = true;
+  ServiceLab lab(f);
+  // The node's kernel DNATed NODE_IP:30080 to the virtual IP and sent it on the gateway.
+  const auto request = lab.bridge.trace(
+      "in_port=2,tcp,dl_src=02:00:00:00:01:01,dl_dst=aa:bb:cc:dd:ee:fe,nw_src=192.0.2.50,"
+      "nw_dst=169.254.0.252,nw_ttl=63,tp_src=5555,tp_dst=30080,tcp_flags=syn",
+      "--ct-next trk,new --ct-next trk,new");
+  INFO(request);
+  CHECK_THAT(request, Catch::Contains("group:8"));
+  CHECK_THAT(request, Catch::Contains("nat(dst=10.244.1.5:8080)") ||
+                          Catch::Contains("nat(dst=10.244.1.6:8080)"));
+  // The endpoint is local: delivered to its port, no dec_ttl (the kernel routed it).
+  const auto actions = datapathActions(request);
+  CHECK((request.find("output port is 4") != std::string::npos) !=
+        (request.find("output port is 5") != std::string::npos));
+  CHECK(actions.find("dec_ttl") == std::string::npos);
 }
 
 TEST_CASE("in OVS, ClientIP affinity keeps a client on one endpoint", "[ovs]") {
