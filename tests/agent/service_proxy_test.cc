@@ -422,24 +422,27 @@ class PodHost {
   PodHost& operator=(const PodHost&) = delete;
 
   // Opens `count` connections to address:port one after the other; each line of the result is
-  // what the server answered ("SERVER_IP PEER_IP"). A refused connection is retried until the
-  // servers listen (deadline 20 s); a connection that hangs fails after 3 s.
-  std::vector<std::string> connect(const std::string& address, int port, int count) {
+  // what the server answered ("SERVER_IP PEER_IP"). With `waitForServer`, a refused connection is
+  // retried until the server listens (deadline 20 s); without, it fails the script. A connection
+  // that hangs fails after 10 s.
+  std::vector<std::string> connect(const std::string& address, int port, int count,
+                                   bool waitForServer = false) {
     const std::string client =
         "import socket,sys,time\n"
         "deadline=time.monotonic()+20\n"
         "for i in range(int(sys.argv[3])):\n"
         " while True:\n"
-        "  s=socket.socket();s.settimeout(3)\n"
+        "  s=socket.socket();s.settimeout(10)\n"
         "  try:\n"
         "   s.connect((sys.argv[1],int(sys.argv[2])));print(s.recv(100).decode(),flush=True);break\n"
         "  except ConnectionRefusedError:\n"
-        "   if time.monotonic()>deadline: raise\n"
+        "   if sys.argv[4]!='wait' or time.monotonic()>deadline: raise\n"
         "  finally:\n"
         "   s.close()\n";
     auto output = sluice::testing::runCommand({"ip", "netns", "exec", netns_, "python3", "-c",
                                                client, address, std::to_string(port),
-                                               std::to_string(count)});
+                                               std::to_string(count),
+                                               waitForServer ? "wait" : "once"});
     REQUIRE(output);
     UNSCOPED_INFO(output->err);
     std::vector<std::string> lines;
@@ -486,6 +489,10 @@ struct ServiceLab {
                                 ServiceGroupIds{7, f.web.nodePort != 0 ? 8u : 0u});
     REQUIRE(service);
     bridge.install("service:prod/web", service->flows, service->groups);
+    // Both servers listen before any test connects through the Service: a refused connection
+    // there would be a failure, not a server still starting.
+    for (const char* server : {"10.244.1.5", "10.244.1.6"})
+      REQUIRE(host2->connect(server, 8080, 1, true).size() == 1);
   }
   std::string dump(const std::string& command) const {
     auto output = bridge.sandbox->run(command);

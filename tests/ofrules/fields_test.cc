@@ -83,7 +83,8 @@ TEST_CASE("cookies describe themselves for sluicectl", "[unit]") {
   CHECK(describeCookie(std::uint64_t{42} << 40) == "round=0,category=42,owner=0x0");
   for (Category category :
        {Category::kUnknown, Category::kPipeline, Category::kGateway, Category::kTunnel,
-        Category::kPod, Category::kNodeRoute, Category::kEgress, Category::kTest}) {
+        Category::kPod, Category::kNodeRoute, Category::kEgress, Category::kService,
+        Category::kTest}) {
     CHECK(categoryByName(categoryName(category)) == category);
   }
   CHECK_FALSE(categoryByName("nope").has_value());
