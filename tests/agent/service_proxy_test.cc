@@ -551,6 +551,29 @@ TEST_CASE("in OVS, NodePort traffic from the gateway is DNATed to a local endpoi
   CHECK(actions.find("dec_ttl") == std::string::npos);
 }
 
+TEST_CASE("in OVS, kube-proxy mode hands ClusterIPs to the node and marks the gateway's connections",
+          "[ovs]") {
+  Fixture f;
+  f.config.enabled = false;
+  ServiceLab lab(f);
+  // A pod's packet to a ClusterIP: no proxy tables, to the gateway, no NAT.
+  const auto toService = lab.bridge.trace(
+      "in_port=5,tcp,dl_src=0a:58:0a:f4:01:06,dl_dst=02:00:00:00:01:01,nw_src=10.244.1.6,"
+      "nw_dst=10.96.0.10,nw_ttl=64,tp_src=40000,tp_dst=80,tcp_flags=syn",
+      "--ct-next trk,new");
+  INFO(toService);
+  CHECK_THAT(toService, Catch::Contains("output port is 2"));
+  CHECK_THAT(toService, !Catch::Contains("group:") && !Catch::Contains("nat(dst="));
+  // What the kernel sends back in after its DNAT: committed with CtFromGateway.
+  const auto fromGateway = lab.bridge.trace(
+      "in_port=2,tcp,dl_src=02:00:00:00:01:01,dl_dst=0a:58:0a:f4:01:05,nw_src=10.244.1.6,"
+      "nw_dst=10.244.1.5,nw_ttl=63,tp_src=40000,tp_dst=8080,tcp_flags=syn",
+      "--ct-next trk,new");
+  INFO(fromGateway);
+  CHECK_THAT(fromGateway, Catch::Contains("ct(commit,zone=65520,exec(set_field:0x8/0x8->ct_mark))"));
+  CHECK_THAT(fromGateway, Catch::Contains("output port is 4"));
+}
+
 TEST_CASE("in OVS, ClientIP affinity keeps a client on one endpoint", "[ovs]") {
   Fixture f;
   f.web.affinityTimeoutSeconds = 60;
