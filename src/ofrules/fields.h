@@ -132,7 +132,7 @@ inline constexpr Field kCtFromGateway = ctMarkField(
 
 // Every allocated field; checked for overlaps below.
 inline constexpr std::array kAllocatedFields = {
-    kPacketSource, kTargetOfPortFound, kEgressSnatHere, kHairpinField,      kTargetOfPort,
+    kPacketSource, kTargetOfPortFound, kEgressSnatHere, kHairpinField,       kTargetOfPort,
     kEgressId,     kEndpointIp,        kEndpointPort,   kAffinityLearnField, kAffinityHitField,
     kCtEgressSnat, kCtService,         kCtFromGateway};
 

@@ -24,7 +24,6 @@ void appendField(std::string& match, std::string_view name, const std::string& v
   match += value;
 }
 
-
 }  // namespace
 
 std::string_view protocolName(Protocol protocol) {

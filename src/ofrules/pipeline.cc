@@ -57,8 +57,8 @@ constexpr Table firstTable(Bridge bridge) {
 }
 
 constexpr std::array<std::string_view, 8> kStageNames = {
-    "Classifier", "Validation", "ConntrackState", "LoadBalancing", "Routing", "PostRouting",
-    "Conntrack",  "Output"};
+    "Classifier", "Validation",  "ConntrackState", "LoadBalancing",
+    "Routing",    "PostRouting", "Conntrack",      "Output"};
 
 }  // namespace
 

@@ -103,8 +103,7 @@ TEST_CASE("usable endpoints: ready ones, else serving and terminating ones, loca
         std::vector<std::string>{"10.244.2.7"});
   // Local only: the remote terminating one does not count, and nothing is left.
   CHECK(usableEndpoints({notReady, terminating, terminatingNotServing}, true).empty());
-  CHECK(ips(usableEndpoints({ready, terminating}, true)) ==
-        std::vector<std::string>{"10.244.1.5"});
+  CHECK(ips(usableEndpoints({ready, terminating}, true)) == std::vector<std::string>{"10.244.1.5"});
   CHECK(usableEndpoints({}, false).empty());
 }
 
@@ -189,11 +188,11 @@ TEST_CASE("no usable endpoints: no ServiceLB flow and no group; the kernel rejec
   CHECK(built->groups.empty());
   // What the packet meets instead: the Service CIDR goes to the gateway, without SNAT.
   const auto node = render(*proxyNodeFlows(f.pipeline, f.node, f.config));
-  CHECK(has(node, {f.table(Table::kL3Forwarding), "ip,nw_dst=10.96.0.0/12 actions=mod_dl_dst:"
-                                                  "02:00:00:00:01:01,load:0x2->NXM_NX_REG1[],"
-                                                  "load:0x1->NXM_NX_REG0[8],goto_table:" +
-                                                      std::to_string(f.id(
-                                                          Table::kConntrackCommit))}));
+  CHECK(has(node, {f.table(Table::kL3Forwarding),
+                   "ip,nw_dst=10.96.0.0/12 actions=mod_dl_dst:"
+                   "02:00:00:00:01:01,load:0x2->NXM_NX_REG1[],"
+                   "load:0x1->NXM_NX_REG0[8],goto_table:" +
+                       std::to_string(f.id(Table::kConntrackCommit))}));
 }
 
 TEST_CASE("ClientIP affinity: buckets learn through ServiceLB, hits skip the group", "[unit]") {
@@ -208,9 +207,8 @@ TEST_CASE("ClientIP affinity: buckets learn through ServiceLB, hits skip the gro
         "load:0xaf40105->NXM_NX_REG3[],load:0x1f90->NXM_NX_REG4[0..15],"
         "load:0x1->NXM_NX_REG4[16],resubmit(," +
             lb + ")");
-  const auto learnedCookie =
-      renderHex(makeOwnerCookie(Category::kService, "service:prod/web/http/cluster/affinity")
-                    .encode());
+  const auto learnedCookie = renderHex(
+      makeOwnerCookie(Category::kService, "service:prod/web/http/cluster/affinity").encode());
   CHECK(has(lines,
             {f.table(Table::kServiceLb), "priority=210",
              "tcp,reg4=0x10000/0x10000,nw_dst=10.96.0.10,tp_dst=80 actions=learn(table=" +
@@ -225,9 +223,9 @@ TEST_CASE("ClientIP affinity: buckets learn through ServiceLB, hits skip the gro
                     "tcp,reg4=0x20000/0x20000,nw_dst=10.96.0.10,tp_dst=80 "
                     "actions=load:0x0->NXM_NX_REG4[17],group:7"}));
   const auto node = render(*proxyNodeFlows(f.pipeline, f.node, f.config));
-  CHECK(has(node, {f.table(Table::kServiceLb), "priority=200",
-                   "ip,reg4=0x20000/0x30000 actions=load:0x1->NXM_NX_REG4[16],resubmit(," +
-                       lb + ")"}));
+  CHECK(has(node,
+            {f.table(Table::kServiceLb), "priority=200",
+             "ip,reg4=0x20000/0x30000 actions=load:0x1->NXM_NX_REG4[16],resubmit(," + lb + ")"}));
   CHECK(has(node, {f.table(Table::kConntrackState), "priority=190",
                    "ip,ct_state=+new+trk actions=resubmit(," +
                        std::to_string(f.id(Table::kSessionAffinity)) + "),goto_table:" + lb}));
@@ -239,8 +237,8 @@ TEST_CASE("proxy node flows: both modes hand the Service CIDR to the node", "[un
   SECTION("proxy on") {
     const auto lines = render(*proxyNodeFlows(f.pipeline, f.node, f.config));
     INFO(joined(lines));
-    CHECK(has(lines, {f.table(Table::kConntrackState), "priority=180",
-                      "ip actions=goto_table:" + l3}));
+    CHECK(has(lines,
+              {f.table(Table::kConntrackState), "priority=180", "ip actions=goto_table:" + l3}));
     CHECK(has(lines, {f.table(Table::kL3Forwarding), "priority=205",
                       "ip,nw_src=169.254.0.252 actions=mod_dl_dst:02:00:00:00:01:01"}));
     CHECK(has(lines, {f.table(Table::kL3Forwarding), "ip,nw_dst=169.254.0.252 actions="}));
@@ -297,9 +295,9 @@ TEST_CASE("other nodes' IPs never take an Egress", "[unit]") {
   Fixture f;
   const RemoteNode remote{"node02", *parseIpv4("10.10.2.2"), *parseCidr("10.244.2.0/24")};
   const auto lines = render(*remoteNodeFlows(f.pipeline, f.node, remote));
-  CHECK(has(lines, {f.table(Table::kEgressMark), "priority=400",
-                    "ip,nw_dst=10.10.2.2 actions=goto_table:" +
-                        std::to_string(f.id(Table::kL3DecTtl))}));
+  CHECK(has(lines,
+            {f.table(Table::kEgressMark), "priority=400",
+             "ip,nw_dst=10.10.2.2 actions=goto_table:" + std::to_string(f.id(Table::kL3DecTtl))}));
   static_assert(kPriorityEgressNodeIp > kPriorityEgressExcludedBase + 32);
 }
 
@@ -377,8 +375,8 @@ class PodHost {
  public:
   PodHost(const sluice::testing::OvsSandbox& sandbox, const LocalPod& pod, const NodeNetwork& node)
       : sandbox_(sandbox) {
-    const std::string suffix = std::to_string(::getpid() % 100000) + "-" +
-                               std::to_string(pod.ofport);
+    const std::string suffix =
+        std::to_string(::getpid() % 100000) + "-" + std::to_string(pod.ofport);
     netns_ = "slsvc-" + suffix;
     port_ = "slsvc" + suffix;
     const std::string& switchNs = sandbox.netns();
@@ -398,9 +396,9 @@ class PodHost {
     run({"ip", "netns", "exec", switchNs, "nft",
          "add table netdev slsvc; add chain netdev slsvc " + port_ +
              " { type filter hook ingress device \"" + port_ + "\" priority 0; policy drop; }"});
-    auto added = sandbox.run("ovs-vsctl --timeout=20 add-port br-int-sp " + port_ +
-                             " -- set Interface " + port_ +
-                             " ofport_request=" + std::to_string(pod.ofport));
+    auto added =
+        sandbox.run("ovs-vsctl --timeout=20 add-port br-int-sp " + port_ + " -- set Interface " +
+                    port_ + " ofport_request=" + std::to_string(pod.ofport));
     INFO((added ? std::string() : added.error().message));
     REQUIRE(added);
     const std::string server =
@@ -434,15 +432,15 @@ class PodHost {
         " while True:\n"
         "  s=socket.socket();s.settimeout(10)\n"
         "  try:\n"
-        "   s.connect((sys.argv[1],int(sys.argv[2])));print(s.recv(100).decode(),flush=True);break\n"
+        "   "
+        "s.connect((sys.argv[1],int(sys.argv[2])));print(s.recv(100).decode(),flush=True);break\n"
         "  except ConnectionRefusedError:\n"
         "   if sys.argv[4]!='wait' or time.monotonic()>deadline: raise\n"
         "  finally:\n"
         "   s.close()\n";
-    auto output = sluice::testing::runCommand({"ip", "netns", "exec", netns_, "python3", "-c",
-                                               client, address, std::to_string(port),
-                                               std::to_string(count),
-                                               waitForServer ? "wait" : "once"});
+    auto output = sluice::testing::runCommand(
+        {"ip", "netns", "exec", netns_, "python3", "-c", client, address, std::to_string(port),
+         std::to_string(count), waitForServer ? "wait" : "once"});
     REQUIRE(output);
     UNSCOPED_INFO(output->err);
     std::vector<std::string> lines;
@@ -485,8 +483,8 @@ struct ServiceLab {
     bridge.install("node", node);
     bridge.install(pod1.owner, *podFlows(f.pipeline, f.node, pod1));
     bridge.install(pod2.owner, *podFlows(f.pipeline, f.node, pod2));
-    auto service = serviceFlows(f.pipeline, f.node, f.web,
-                                ServiceGroupIds{7, f.web.nodePort != 0 ? 8u : 0u});
+    auto service =
+        serviceFlows(f.pipeline, f.node, f.web, ServiceGroupIds{7, f.web.nodePort != 0 ? 8u : 0u});
     REQUIRE(service);
     bridge.install("service:prod/web", service->flows, service->groups);
     // Both servers listen before any test connects through the Service: a refused connection
@@ -551,8 +549,9 @@ TEST_CASE("in OVS, NodePort traffic from the gateway is DNATed to a local endpoi
   CHECK(actions.find("dec_ttl") == std::string::npos);
 }
 
-TEST_CASE("in OVS, kube-proxy mode hands ClusterIPs to the node and marks the gateway's connections",
-          "[ovs]") {
+TEST_CASE(
+    "in OVS, kube-proxy mode hands ClusterIPs to the node and marks the gateway's connections",
+    "[ovs]") {
   Fixture f;
   f.config.enabled = false;
   ServiceLab lab(f);
@@ -570,7 +569,8 @@ TEST_CASE("in OVS, kube-proxy mode hands ClusterIPs to the node and marks the ga
       "nw_dst=10.244.1.5,nw_ttl=63,tp_src=40000,tp_dst=8080,tcp_flags=syn",
       "--ct-next trk,new");
   INFO(fromGateway);
-  CHECK_THAT(fromGateway, Catch::Contains("ct(commit,zone=65520,exec(set_field:0x8/0x8->ct_mark))"));
+  CHECK_THAT(fromGateway,
+             Catch::Contains("ct(commit,zone=65520,exec(set_field:0x8/0x8->ct_mark))"));
   CHECK_THAT(fromGateway, Catch::Contains("output port is 4"));
 }
 

@@ -185,10 +185,9 @@ std::vector<ServiceEndpoint> usableEndpoints(const std::vector<ServiceEndpoint>&
 std::string serviceOwner(const std::string& namespacedName) { return "service:" + namespacedName; }
 
 void declareServiceTables(PipelineBuilder& builder) {
-  builder.declare("service",
-                  {Table::kUnSnat, Table::kConntrackZone, Table::kConntrackState,
-                   Table::kSessionAffinity, Table::kServiceLb, Table::kEndpointDnat,
-                   Table::kL3Forwarding, Table::kConntrackCommit, Table::kOutput});
+  builder.declare("service", {Table::kUnSnat, Table::kConntrackZone, Table::kConntrackState,
+                              Table::kSessionAffinity, Table::kServiceLb, Table::kEndpointDnat,
+                              Table::kL3Forwarding, Table::kConntrackCommit, Table::kOutput});
 }
 
 Result<std::vector<Flow>> proxyNodeFlows(const Pipeline& pipeline, const NodeNetwork& node,
@@ -290,10 +289,10 @@ Result<ServiceFlows> serviceFlows(const Pipeline& pipeline, const NodeNetwork& /
   std::vector<std::string> errors;
   if (port.clusterIp != 0) {
     if (groups.cluster == 0) return makeError(port.service + " " + port.portName + ": no group ID");
-    addFrontend(pipeline, port,
-                Frontend{"cluster", port.clusterIp, port.port, false, groups.cluster,
-                         port.internalLocal},
-                cookie, flows, out.groups, errors);
+    addFrontend(
+        pipeline, port,
+        Frontend{"cluster", port.clusterIp, port.port, false, groups.cluster, port.internalLocal},
+        cookie, flows, out.groups, errors);
   }
   if (port.nodePort != 0) {
     if (groups.external == 0)
