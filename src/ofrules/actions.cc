@@ -60,11 +60,19 @@ CtAction& CtAction::nat() {
 CtAction& CtAction::natSrc(std::string_view address) {
   nat_ = NatKind::kSrc;
   natAddress_ = address;
+  natPort_ = 0;
   return *this;
 }
 CtAction& CtAction::natDst(std::string_view address) {
   nat_ = NatKind::kDst;
   natAddress_ = address;
+  natPort_ = 0;
+  return *this;
+}
+CtAction& CtAction::natDst(std::string_view address, std::uint16_t port) {
+  nat_ = NatKind::kDst;
+  natAddress_ = address;
+  natPort_ = port;
   return *this;
 }
 CtAction& CtAction::table(Table table) {
@@ -198,6 +206,15 @@ void ActionList::resubmit(Table table) {
   append("resubmit(," + std::to_string(*id) + ")");
 }
 
+void ActionList::resubmitSameTable() {
+  if (!context_.fromTable || context_.pipeline == nullptr ||
+      !context_.pipeline->id(*context_.fromTable)) {
+    fail("resubmit to the same table: the current table is unknown here");
+    return;
+  }
+  append("resubmit(," + std::to_string(*context_.pipeline->id(*context_.fromTable)) + ")");
+}
+
 void ActionList::load(const Field& field, std::uint64_t value) {
   if (field.space == FieldSpace::kCtMark) {
     fail("load to " + field.describe() +
@@ -314,7 +331,8 @@ std::optional<std::string> ActionList::renderCt(const CtAction& ct) {
       if (!address) {
         fail(address.error().message);
       } else {
-        parts.push_back(std::string("nat(") + direction + "=" + *address + ")");
+        const std::string port = ct.natPort_ != 0 ? ":" + std::to_string(ct.natPort_) : "";
+        parts.push_back(std::string("nat(") + direction + "=" + *address + port + ")");
       }
       break;
     }
@@ -389,6 +407,23 @@ LearnAction& LearnAction::match(const HeaderField& field, std::string_view value
   return *this;
 }
 
+LearnAction& LearnAction::matchSame(const HeaderField& field) {
+  copies_.push_back(&field);
+  return *this;
+}
+LearnAction& LearnAction::hardTimeout(std::uint32_t seconds) {
+  hardTimeout_ = seconds;
+  return *this;
+}
+LearnAction& LearnAction::loadSame(const Field& field) {
+  loads_.push_back(Load{field, std::nullopt});
+  return *this;
+}
+LearnAction& LearnAction::loadConstant(const Field& field, std::uint64_t value) {
+  loads_.push_back(Load{field, value});
+  return *this;
+}
+
 std::optional<std::string> ActionList::renderLearn(const LearnAction& learn) {
   const std::size_t errorsBefore = errors_.size();
   std::string action = "learn(";
@@ -402,6 +437,7 @@ std::optional<std::string> ActionList::renderLearn(const LearnAction& learn) {
   }
   if (!learn.priority_) fail("learn: no priority; set priority()");
   if (learn.priority_) action += ",priority=" + std::to_string(*learn.priority_);
+  if (learn.hardTimeout_ != 0) action += ",hard_timeout=" + std::to_string(learn.hardTimeout_);
   if (learn.deleteLearned_) action += ",delete_learned";
   if (learn.cookie_ != 0) action += ",cookie=" + renderHex(learn.cookie_);
   if (learn.ethType_) action += ",eth_type=" + renderHex(*learn.ethType_);
@@ -427,6 +463,25 @@ std::optional<std::string> ActionList::renderLearn(const LearnAction& learn) {
       if (ip) value = formatIpv4(*ip);
     }
     action += "," + name + "=" + value;
+  }
+  for (const HeaderField* field : learn.copies_) {
+    if (field->prerequisite != Prerequisite::kNone && !learn.ethType_)
+      fail("learn " + std::string(field->nxmName) +
+           "[]: set matchEthType() first; OVS needs the Ethernet type before it");
+    action += "," + std::string(field->nxmName) + "[]";
+  }
+  for (const auto& load : learn.loads_) {
+    if (load.field.space != FieldSpace::kRegister) {
+      fail("learn load to " + load.field.describe() + ": only register fields can be loaded");
+      continue;
+    }
+    if (load.constant && *load.constant > load.field.maxValue()) {
+      fail("learn load " + renderHex(*load.constant) + " to " + load.field.describe() +
+           ": the value is wider than the field");
+      continue;
+    }
+    const std::string target = Subfield(load.field).render();
+    action += ",load:" + (load.constant ? renderHex(*load.constant) : target) + "->" + target;
   }
   if (errors_.size() != errorsBefore) return std::nullopt;
   return action + ")";

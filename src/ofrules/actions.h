@@ -22,6 +22,7 @@ class CtAction {
   CtAction& nat();                         // apply the connection's existing NAT (replies, un-NAT)
   CtAction& natSrc(std::string_view address);  // "192.0.2.10" or a range "192.0.2.10-192.0.2.20"
   CtAction& natDst(std::string_view address);
+  CtAction& natDst(std::string_view address, std::uint16_t port);  // nat(dst=ADDRESS:PORT)
   CtAction& table(Table table);  // recirculate into `table` after conntrack
   CtAction& load(const Field& ctMarkField,
                  std::uint64_t value);  // exec(load:...->NXM_NX_CT_MARK[..])
@@ -39,6 +40,7 @@ class CtAction {
   std::optional<Field> zoneField_;
   NatKind nat_ = NatKind::kNone;
   std::string natAddress_;
+  std::uint16_t natPort_ = 0;
   std::optional<Table> table_;
   std::vector<MarkLoad> loads_;
 };
@@ -60,6 +62,16 @@ class LearnAction {
   LearnAction& matchEthType(std::uint16_t ethType);  // needed before IPv4 or ARP fields
   LearnAction& match(const HeaderField& field, std::uint64_t value);
   LearnAction& match(const HeaderField& field, std::string_view value);
+  // The learned flow matches this field's value in the packet that learns: "NXM_OF_IP_SRC[]".
+  LearnAction& matchSame(const HeaderField& field);
+  // Learned flows expire this long after they were learned (0: never); learning again resets it.
+  LearnAction& hardTimeout(std::uint32_t seconds);
+  // The learned flow's actions: copy a field of the learning packet into the packet that matches
+  // the learned flow ("load:NXM_NX_REG3[]->NXM_NX_REG3[]"), or load a constant into a register
+  // field. Without any, the learned flow drops.
+  LearnAction& loadSame(const Field& field);
+  LearnAction& loadConstant(const Field& field, std::uint64_t value);
+  LearnAction& loadMark(const Mark& mark) { return loadConstant(mark.field, mark.value); }
 
  private:
   friend class ActionList;
@@ -73,7 +85,14 @@ class LearnAction {
   std::uint64_t cookie_ = 0;
   bool deleteLearned_ = false;
   std::optional<std::uint16_t> ethType_;
+  std::uint32_t hardTimeout_ = 0;
   std::vector<Constant> matches_;
+  std::vector<const HeaderField*> copies_;
+  struct Load {
+    Field field;
+    std::optional<std::uint64_t> constant;  // empty: copy the learning packet's value
+  };
+  std::vector<Load> loads_;
 };
 
 enum class ControllerReason : std::uint8_t { kAction, kNoMatch, kInvalidTtl };
@@ -108,6 +127,9 @@ class ActionList {
   void gotoTable(Table table);
   void gotoNextTable();
   void resubmit(Table table);
+  // Resubmit into the table the flow (or group bucket) runs in, to match again after changing
+  // the fields its flows match. The caller must make sure no flow matches forever.
+  void resubmitSameTable();
   void load(const Field& field, std::uint64_t value);
   void setField(const HeaderField& field, std::uint64_t value);
   void setField(const HeaderField& field, std::string_view value);
@@ -182,6 +204,9 @@ class ActionBuilder {
   }
   Self& resubmit(Table table) {
     return apply([&](ActionList& a) { a.resubmit(table); });
+  }
+  Self& resubmitSameTable() {
+    return apply([&](ActionList& a) { a.resubmitSameTable(); });
   }
   Self& load(const Field& field, std::uint64_t value) {
     return apply([&](ActionList& a) { a.load(field, value); });

@@ -9,7 +9,7 @@
 namespace sluice::ofrules {
 namespace {
 
-constexpr std::array<std::pair<Category, std::string_view>, 8> kCategoryNames = {{
+constexpr std::array<std::pair<Category, std::string_view>, 9> kCategoryNames = {{
     {Category::kUnknown, "unknown"},
     {Category::kPipeline, "pipeline"},
     {Category::kGateway, "gateway"},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<Category, std::string_view>, 8> kCategoryNames = 
     {Category::kPod, "pod"},
     {Category::kNodeRoute, "noderoute"},
     {Category::kEgress, "egress"},
+    {Category::kService, "service"},
     {Category::kTest, "test"},
 }};
 

@@ -10,7 +10,7 @@
 
 namespace sluice::ofrules {
 
-// "pipeline", "gateway", "tunnel", "pod", "noderoute", "egress", "test", "unknown".
+// "pipeline", "gateway", "tunnel", "pod", "noderoute", "egress", "service", "test", "unknown".
 std::string_view categoryName(Category category);
 std::optional<Category> categoryByName(std::string_view name);
 // "round=3,category=egress,owner=0xabc".

@@ -88,6 +88,10 @@ inline constexpr Field kTargetOfPortFound =
 // reg0[9]: EgressMark chose to SNAT this packet on this node (the local node is its egress node).
 inline constexpr Field kEgressSnatHere =
     registerField("EgressSnatHere", 0, 9, 9, "1 when this node SNATs the packet for an Egress");
+// reg0[10]: a pod reached itself through a Service (after DNAT its source is its destination):
+// SNAT rewrites the source to kHairpinVirtualIp so the pod's kernel accepts the packet.
+inline constexpr Field kHairpinField =
+    registerField("Hairpin", 0, 10, 10, "1 when a pod reaches itself through its Service");
 // reg1: the OpenFlow port Output sends the packet to (output:NXM_NX_REG1[]).
 inline constexpr Field kTargetOfPort =
     registerField("TargetOfPort", 1, 0, 31, "the ofport the packet is sent to by Output");
@@ -96,15 +100,41 @@ inline constexpr Field kTargetOfPort =
 inline constexpr Field kEgressId = registerField(
     "EgressId", 2, 0, 31, "the ID of the Egress (egress IP) the packet leaves with; 0 = none");
 
+// reg3: the endpoint a Service connection goes to, chosen by a ServiceLB group bucket or by a
+// learned session-affinity flow; EndpointDNAT matches it.
+inline constexpr Field kEndpointIp =
+    registerField("EndpointIp", 3, 0, 31, "the IPv4 address of the Service endpoint chosen");
+// reg4[0..15]: that endpoint's port (the Service's target port).
+inline constexpr Field kEndpointPort =
+    registerField("EndpointPort", 4, 0, 15, "the port of the Service endpoint chosen");
+// reg4[16]: a bucket chose the endpoint of a ClientIP-affinity frontend; ServiceLB's learn flow
+// for the frontend records the choice in SessionAffinity, then goes on to EndpointDNAT.
+inline constexpr Field kAffinityLearnField = registerField(
+    "AffinityLearn", 4, 16, 16, "1 when the endpoint chosen must be learned for session affinity");
+// reg4[17]: a learned SessionAffinity flow loaded the endpoint the client had.
+inline constexpr Field kAffinityHitField = registerField(
+    "AffinityHit", 4, 17, 17, "1 when session affinity loaded the endpoint (reg3, reg4[0..15])");
+
 // ct_mark[1]: OVS SNATed the connection on this node (to an Egress IP, or to the node IP for pods
 // without an Egress). Its replies are un-NATed in kSnatCtZone; br-phy uses the bit to send them to
 // br-int instead of the node's kernel.
 inline constexpr Field kCtEgressSnat = ctMarkField(
     "CtEgressSnat", 1, 1, "1 when OVS SNATed the connection on this node (Egress or node IP)");
 
+// ct_mark[2]: OVS DNATed the connection to a Service endpoint (EndpointDNAT committed it in the
+// default zone); ConntrackCommit leaves it as committed.
+inline constexpr Field kCtService =
+    ctMarkField("CtService", 2, 2, "1 when OVS DNATed the connection to a Service endpoint");
+// ct_mark[3]: the connection's first packet came from the gateway (kube-proxy mode only): its
+// replies go back to the node's kernel, which may have DNATed it (a Service) and must undo that.
+inline constexpr Field kCtFromGateway = ctMarkField(
+    "CtFromGateway", 3, 3, "1 when the connection's first packet came from the gateway");
+
 // Every allocated field; checked for overlaps below.
-inline constexpr std::array kAllocatedFields = {kPacketSource, kTargetOfPortFound, kEgressSnatHere,
-                                                kTargetOfPort, kEgressId,          kCtEgressSnat};
+inline constexpr std::array kAllocatedFields = {
+    kPacketSource, kTargetOfPortFound, kEgressSnatHere, kHairpinField,       kTargetOfPort,
+    kEgressId,     kEndpointIp,        kEndpointPort,   kAffinityLearnField, kAffinityHitField,
+    kCtEgressSnat, kCtService,         kCtFromGateway};
 
 // Values of PacketSource, and of the one-bit fields.
 inline constexpr Mark kFromPod{kPacketSource, 1, "FromPod"};
@@ -114,6 +144,11 @@ inline constexpr Mark kFromUplink{kPacketSource, 4, "FromUplink"};
 inline constexpr Mark kOfPortFound{kTargetOfPortFound, 1, "OfPortFound"};
 inline constexpr Mark kSnatHere{kEgressSnatHere, 1, "SnatHere"};
 inline constexpr Mark kCtEgressSnatMark{kCtEgressSnat, 1, "CtEgressSnat"};
+inline constexpr Mark kHairpin{kHairpinField, 1, "Hairpin"};
+inline constexpr Mark kAffinityLearn{kAffinityLearnField, 1, "AffinityLearn"};
+inline constexpr Mark kAffinityHit{kAffinityHitField, 1, "AffinityHit"};
+inline constexpr Mark kCtServiceMark{kCtService, 1, "CtService"};
+inline constexpr Mark kCtFromGatewayMark{kCtFromGateway, 1, "CtFromGateway"};
 
 // Conntrack zones. The default zone tracks pod traffic; egress SNAT uses its own zone so that its
 // NAT bindings never collide with the pod-to-pod connections of the default zone.
@@ -134,7 +169,9 @@ constexpr bool fieldsAreDisjoint(std::span<const Field> fields) {
 static_assert(fieldsAreDisjoint(kAllocatedFields),
               "ofrules/fields.h: two allocated fields share bits (or one is malformed); move one");
 static_assert(kFromPod.fits() && kFromTunnel.fits() && kFromGateway.fits() && kFromUplink.fits() &&
-              kOfPortFound.fits() && kSnatHere.fits() && kCtEgressSnatMark.fits());
+              kOfPortFound.fits() && kSnatHere.fits() && kCtEgressSnatMark.fits() &&
+              kHairpin.fits() && kAffinityLearn.fits() && kAffinityHit.fits() &&
+              kCtServiceMark.fits() && kCtFromGatewayMark.fits());
 
 // The same check at run time, naming the offending fields; for allocations built by tests or tools.
 Result<void> checkFieldAllocation(std::span<const Field> fields);
@@ -178,6 +215,14 @@ inline constexpr HeaderField kInPort{"in_port", "NXM_OF_IN_PORT", 16, ValueKind:
 inline constexpr HeaderField kTunnelId{"tun_id", "NXM_NX_TUN_ID", 64, ValueKind::kInteger};
 inline constexpr HeaderField kTunnelSrc{"tun_src", "NXM_NX_TUN_IPV4_SRC", 32, ValueKind::kIpv4};
 inline constexpr HeaderField kTunnelDst{"tun_dst", "NXM_NX_TUN_IPV4_DST", 32, ValueKind::kIpv4};
+inline constexpr HeaderField kIpProto{"nw_proto", "NXM_OF_IP_PROTO", 8, ValueKind::kInteger,
+                                      Prerequisite::kIp};
+inline constexpr HeaderField kTcpDst{"tcp_dst", "NXM_OF_TCP_DST", 16, ValueKind::kInteger,
+                                     Prerequisite::kIp};
+inline constexpr HeaderField kUdpDst{"udp_dst", "NXM_OF_UDP_DST", 16, ValueKind::kInteger,
+                                     Prerequisite::kIp};
+inline constexpr HeaderField kSctpDst{"sctp_dst", "OXM_OF_SCTP_DST", 16, ValueKind::kInteger,
+                                      Prerequisite::kIp};
 inline constexpr HeaderField kPktMark{"pkt_mark", "NXM_NX_PKT_MARK", 32, ValueKind::kInteger};
 
 // A bit range of a header field or of an allocated field: the operands of move.

@@ -23,6 +23,7 @@ enum class Category : std::uint8_t {
   kPod = 4,
   kNodeRoute = 5,
   kEgress = 6,
+  kService = 7,  // a Service frontend's flows and groups, and the proxy's node flows
   kTest = 255,
 };
 
@@ -86,6 +87,11 @@ struct Group {
   std::uint32_t id = 0;
   GroupType type = GroupType::kSelect;
   std::vector<Bucket> buckets;
+  // Select groups: the OpenFlow 1.5 selection method, e.g. "hash" (empty: OVS's default, dp_hash
+  // when the buckets fit its table). With "hash", OVS hashes `selectionFields` (ovs-ofctl names,
+  // fields whose prerequisites a packet lacks are skipped) in userspace.
+  std::string selectionMethod;
+  std::vector<std::string> selectionFields;
   bool operator==(const Group&) const = default;
 };
 

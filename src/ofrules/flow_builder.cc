@@ -24,8 +24,6 @@ void appendField(std::string& match, std::string_view name, const std::string& v
   match += value;
 }
 
-std::string_view l4Name(bool tcp) { return tcp ? "tcp" : "udp"; }
-
 }  // namespace
 
 std::string_view protocolName(Protocol protocol) {
@@ -35,6 +33,7 @@ std::string_view protocolName(Protocol protocol) {
     case Protocol::kTcp: return "tcp";
     case Protocol::kUdp: return "udp";
     case Protocol::kIcmp: return "icmp";
+    case Protocol::kSctp: return "sctp";
   }
   return "?";
 }
@@ -214,6 +213,11 @@ FlowBuilder& FlowBuilder::matchUdpDst(std::uint16_t port) {
   return *this;
 }
 
+FlowBuilder& FlowBuilder::matchSctpDst(std::uint16_t port) {
+  setPort(tpDst_, PortMatch{L4::kSctp, port}, "tp_dst");
+  return *this;
+}
+
 FlowBuilder& FlowBuilder::matchField(const Field& field, std::uint64_t value) {
   if (!field.wellFormed()) {
     fail("match on " + field.describe() +
@@ -350,10 +354,15 @@ std::vector<std::string> FlowBuilder::validate() const {
         "matchProtocol(Protocol::kIp) (tcp, udp and icmp already fix nw_proto)");
   for (const auto* port : {&tpSrc_, &tpDst_}) {
     if (!port->has_value()) continue;
-    bool tcp = (*port)->protocol == L4::kTcp;
-    std::string name = std::string(l4Name(tcp)) + (port == &tpSrc_ ? "_src" : "_dst");
-    needs(true, name, protocol_ == (tcp ? Protocol::kTcp : Protocol::kUdp),
-          tcp ? "matchProtocol(Protocol::kTcp)" : "matchProtocol(Protocol::kUdp)");
+    const L4 l4 = (*port)->protocol;
+    const Protocol wanted = l4 == L4::kTcp   ? Protocol::kTcp
+                            : l4 == L4::kUdp ? Protocol::kUdp
+                                             : Protocol::kSctp;
+    const std::string_view fix = l4 == L4::kTcp   ? "matchProtocol(Protocol::kTcp)"
+                                 : l4 == L4::kUdp ? "matchProtocol(Protocol::kUdp)"
+                                                  : "matchProtocol(Protocol::kSctp)";
+    std::string name = std::string(protocolName(wanted)) + (port == &tpSrc_ ? "_src" : "_dst");
+    needs(true, name, protocol_ == wanted, fix);
   }
   if (ethType_ && protocol_) {
     problems.push_back("dl_type=" + renderHex(*ethType_) + " and protocol " +

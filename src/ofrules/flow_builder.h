@@ -18,7 +18,7 @@
 namespace sluice::ofrules {
 
 // The protocol keyword that leads a match ("ip", "arp", "tcp", ...). L3/L4 fields require one.
-enum class Protocol : std::uint8_t { kIp, kArp, kTcp, kUdp, kIcmp };
+enum class Protocol : std::uint8_t { kIp, kArp, kTcp, kUdp, kIcmp, kSctp };
 std::string_view protocolName(Protocol protocol);
 
 enum class CtFlag : std::uint8_t { kNew, kEst, kRel, kRpl, kInv, kTrk, kSnat, kDnat };
@@ -71,6 +71,7 @@ class FlowBuilder : public ActionBuilder<FlowBuilder> {
   FlowBuilder& matchTcpDst(std::uint16_t port);
   FlowBuilder& matchUdpSrc(std::uint16_t port);
   FlowBuilder& matchUdpDst(std::uint16_t port);
+  FlowBuilder& matchSctpDst(std::uint16_t port);
   // An allocated register or ct_mark field; several fields of one register combine into one match.
   FlowBuilder& matchField(const Field& field, std::uint64_t value);
   FlowBuilder& matchMark(const Mark& mark) { return matchField(mark.field, mark.value); }
@@ -91,7 +92,7 @@ class FlowBuilder : public ActionBuilder<FlowBuilder> {
     std::uint64_t mask = 0;
     bool operator==(const Masked&) const = default;
   };
-  enum class L4 : std::uint8_t { kTcp, kUdp };
+  enum class L4 : std::uint8_t { kTcp, kUdp, kSctp };
   struct PortMatch {
     L4 protocol;
     std::uint16_t port;

@@ -187,6 +187,15 @@ OfpMessage encodeDeleteAllFlows() {
 
 std::string groupModText(const Group& group) {
   std::string text = "group_id=" + std::to_string(group.id) + ",type=" + groupTypeName(group.type);
+  if (!group.selectionMethod.empty()) {
+    text += ",selection_method=" + group.selectionMethod;
+    if (!group.selectionFields.empty()) {
+      text += ",fields(";
+      for (std::size_t i = 0; i < group.selectionFields.size(); ++i)
+        text += (i > 0 ? "," : "") + group.selectionFields[i];
+      text += ")";
+    }
+  }
   for (std::size_t i = 0; i < group.buckets.size(); ++i) {
     const Bucket& bucket = group.buckets[i];
     text += ",bucket=bucket_id=" + std::to_string(i);

@@ -16,6 +16,13 @@ constexpr std::array<TableSpec, kTableCount> kTableSpecs = {{
      MissAction::kNext},
     {Table::kConntrackState, "ConntrackState", Bridge::kIntegration, Stage::kConntrackState,
      MissAction::kNext},
+    // Only reached by resubmit from ConntrackState: a miss returns, with nothing loaded.
+    {Table::kSessionAffinity, "SessionAffinity", Bridge::kIntegration, Stage::kLoadBalancing,
+     MissAction::kDrop},
+    {Table::kServiceLb, "ServiceLB", Bridge::kIntegration, Stage::kLoadBalancing,
+     MissAction::kNext},
+    {Table::kEndpointDnat, "EndpointDNAT", Bridge::kIntegration, Stage::kLoadBalancing,
+     MissAction::kNext},
     {Table::kL3Forwarding, "L3Forwarding", Bridge::kIntegration, Stage::kRouting,
      MissAction::kNext},
     {Table::kEgressMark, "EgressMark", Bridge::kIntegration, Stage::kRouting, MissAction::kNext},
@@ -49,8 +56,9 @@ constexpr Table firstTable(Bridge bridge) {
   return bridge == Bridge::kIntegration ? Table::kClassifier : Table::kPhysicalClassifier;
 }
 
-constexpr std::array<std::string_view, 7> kStageNames = {
-    "Classifier", "Validation", "ConntrackState", "Routing", "PostRouting", "Conntrack", "Output"};
+constexpr std::array<std::string_view, 8> kStageNames = {
+    "Classifier", "Validation",  "ConntrackState", "LoadBalancing",
+    "Routing",    "PostRouting", "Conntrack",      "Output"};
 
 }  // namespace
 

@@ -23,6 +23,7 @@ enum class Stage : std::uint8_t {
   kClassifier,
   kValidation,
   kConntrackState,
+  kLoadBalancing,
   kRouting,
   kPostRouting,
   kConntrack,
@@ -38,6 +39,9 @@ enum class Table : std::uint8_t {
   kUnSnat,           // un-NAT replies to egress SNAT in kSnatCtZone
   kConntrackZone,    // ct(zone=default,nat) to track and un-DNAT
   kConntrackState,   // drop invalid connections, skip rules for established ones
+  kSessionAffinity,  // learned ClientIP affinity: the endpoint a client had (resubmit only)
+  kServiceLb,        // new connections to a Service frontend pick an endpoint (select group)
+  kEndpointDnat,     // ct(commit,nat(dst=ENDPOINT)) for the endpoint chosen
   kL3Forwarding,     // route by destination: local pod, remote node (tunnel), gateway
   kEgressMark,       // pick the Egress for traffic leaving the cluster
   kL3DecTtl,         // dec_ttl on routed packets

@@ -81,9 +81,9 @@ TEST_CASE("cookies describe themselves for sluicectl", "[unit]") {
   CHECK(describeCookie(Cookie{3, Category::kEgress, 0xabc}.encode()) ==
         "round=3,category=egress,owner=0xabc");
   CHECK(describeCookie(std::uint64_t{42} << 40) == "round=0,category=42,owner=0x0");
-  for (Category category :
-       {Category::kUnknown, Category::kPipeline, Category::kGateway, Category::kTunnel,
-        Category::kPod, Category::kNodeRoute, Category::kEgress, Category::kTest}) {
+  for (Category category : {Category::kUnknown, Category::kPipeline, Category::kGateway,
+                            Category::kTunnel, Category::kPod, Category::kNodeRoute,
+                            Category::kEgress, Category::kService, Category::kTest}) {
     CHECK(categoryByName(categoryName(category)) == category);
   }
   CHECK_FALSE(categoryByName("nope").has_value());

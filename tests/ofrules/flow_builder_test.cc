@@ -31,7 +31,7 @@ TEST_CASE("a backward goto is rejected with a message naming the flow", "[unit]"
   auto message = errorOf(result);
   CHECK_THAT(
       message,
-      Contains("flow in table L3Forwarding (id 6), priority 200, match \"ip,nw_src=10.0.0.0/8\""));
+      Contains("flow in table L3Forwarding (id 9), priority 200, match \"ip,nw_src=10.0.0.0/8\""));
   CHECK_THAT(message, Contains("goto_table Classifier (id 0) goes backward"));
 }
 
@@ -264,7 +264,7 @@ TEST_CASE("a flow without a priority is rejected; all problems are reported toge
   Pipeline pipeline = testing::fullPipeline();
   auto message =
       errorOf(FlowBuilder(pipeline.table(Table::kOutput)).matchTcpDst(80).output(0).build());
-  CHECK_THAT(message, Contains("flow in table Output (id 11), no priority, match \"tp_dst=80\""));
+  CHECK_THAT(message, Contains("flow in table Output (id 14), no priority, match \"tp_dst=80\""));
   CHECK_THAT(message, Contains("no priority; call priority()"));
   CHECK_THAT(message, Contains("tcp_dst needs"));
   CHECK_THAT(message, Contains("output:0"));

@@ -53,7 +53,7 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchEthType(0x88cc)
           .drop()
           .build(),
-      line(10, 200,
+      line(13, 200,
            ",dl_src=aa:bb:cc:00:00:01,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,dl_type=0x88cc "
            "actions=drop"));
   add("arp op/spa/tpa/sha/tha",
@@ -78,10 +78,10 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchIpSrc("10.0.0.0/8")
           .gotoNextTable()
           .build(),
-      line(6, 200, ",ip,nw_src=10.0.0.0/8,nw_dst=10.244.2.0/24 actions=goto_table:7"));
+      line(9, 200, ",ip,nw_src=10.0.0.0/8,nw_dst=10.244.2.0/24 actions=goto_table:10"));
   add("ip /0 is no match",
       flow(Table::kL3Forwarding, 10).matchProtocol(Protocol::kIp).matchIpDst("0.0.0.0/0").build(),
-      line(6, 10, ",ip actions=drop"));
+      line(9, 10, ",ip actions=drop"));
   add("ip proto",
       flow(Table::kSpoofGuard, 100).matchProtocol(Protocol::kIp).matchIpProto(132).drop().build(),
       line(1, 100, ",ip,nw_proto=132 actions=drop"));
@@ -92,7 +92,7 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchTcpSrc(1024)
           .gotoTable(Table::kL3Forwarding)
           .build(),
-      line(5, 100, ",tcp,tp_src=1024,tp_dst=443 actions=goto_table:6"));
+      line(5, 100, ",tcp,tp_src=1024,tp_dst=443 actions=goto_table:9"));
   add("udp ports",
       flow(Table::kConntrackState, 100)
           .matchProtocol(Protocol::kUdp)
@@ -114,7 +114,7 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchField(kEgressId, 70000)
           .outputField(kTargetOfPort)
           .build(),
-      line(11, 200, ",reg0=0x102/0x10f,reg2=0x11170 actions=output:NXM_NX_REG1[]"));
+      line(14, 200, ",reg0=0x102/0x10f,reg2=0x11170 actions=output:NXM_NX_REG1[]"));
   add("ct_state, ct_mark, ct_zone",
       flow(Table::kConntrackState, 200)
           .matchProtocol(Protocol::kIp)
@@ -123,7 +123,7 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchCtZone(kSnatCtZone)
           .gotoTable(Table::kL3Forwarding)
           .build(),
-      line(5, 200, ",ip,ct_state=-new+rpl+trk,ct_mark=0x2/0x2,ct_zone=65521 actions=goto_table:6"));
+      line(5, 200, ",ip,ct_state=-new+rpl+trk,ct_mark=0x2/0x2,ct_zone=65521 actions=goto_table:9"));
   add("full ct_mark bits",
       flow(Table::kConntrackState, 190)
           .matchMark(kTestCtFromGatewayMark)
@@ -151,9 +151,9 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
            ",in_port=2,tun_id=0x1234,tun_src=192.168.1.11,tun_dst=192.168.1.12 "
            "actions=load:0x2->NXM_NX_REG0[0..3],goto_table:3"));
   add("pkt_mark", flow(Table::kL3DecTtl, 100).matchPktMark(0x10, 0xf0).drop().build(),
-      line(8, 100, ",pkt_mark=0x10/0xf0 actions=drop"));
+      line(11, 100, ",pkt_mark=0x10/0xf0 actions=drop"));
   add("pkt_mark exact", flow(Table::kL3DecTtl, 100).matchPktMark(7).drop().build(),
-      line(8, 100, ",pkt_mark=0x7 actions=drop"));
+      line(11, 100, ",pkt_mark=0x7 actions=drop"));
 
   // ---- actions ----
   add("output, in_port, local, normal",
@@ -164,7 +164,7 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .outputLocal()
           .normal()
           .build(),
-      line(11, 100, ",in_port=1 actions=output:7,IN_PORT,LOCAL,NORMAL"));
+      line(14, 100, ",in_port=1 actions=output:7,IN_PORT,LOCAL,NORMAL"));
   add("in_port=LOCAL",
       flow(Table::kClassifier, 150)
           .matchProtocol(Protocol::kIp)
@@ -195,10 +195,10 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .matchMark(kOfPortFound)
           .outputField(Field{"Port16", FieldSpace::kRegister, 5, 0, 15, "test"})
           .build(),
-      line(11, 90, ",reg0=0x100/0x100 actions=output:NXM_NX_REG5[0..15]"));
+      line(14, 90, ",reg0=0x100/0x100 actions=output:NXM_NX_REG5[0..15]"));
   add("controller, plain",
       flow(Table::kOutput, 80).matchProtocol(Protocol::kArp).controller().build(),
-      line(11, 80, ",arp actions=controller"));
+      line(14, 80, ",arp actions=controller"));
   add("controller with options",
       flow(Table::kOutput, 70)
           .matchProtocol(Protocol::kIp)
@@ -207,14 +207,14 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
                                         .userdata = {0x01, 0xab},
                                         .pause = true})
           .build(),
-      line(11, 70, ",ip actions=controller(max_len=128,reason=no_match,userdata=01.ab,pause)"));
+      line(14, 70, ",ip actions=controller(max_len=128,reason=no_match,userdata=01.ab,pause)"));
   add("resubmit",
       flow(Table::kL3Forwarding, 100)
           .matchProtocol(Protocol::kIp)
           .decTtl()
           .resubmit(Table::kConntrackCommit)
           .build(),
-      line(6, 100, ",ip actions=dec_ttl,resubmit(,10)"));
+      line(9, 100, ",ip actions=dec_ttl,resubmit(,13)"));
   add("load, move",
       flow(Table::kConntrackCommit, 200)
           .matchEthDst("aa:bb:cc:00:00:05")
@@ -224,10 +224,10 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .move(kInPort, Subfield(kTargetOfPort.nxmName(), 0, 15, 32))
           .gotoTable(Table::kOutput)
           .build(),
-      line(10, 200,
+      line(13, 200,
            ",dl_dst=aa:bb:cc:00:00:05 actions=load:0x5->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[8],"
            "move:NXM_NX_REG0[0..3]->NXM_NX_REG0[4..7],move:NXM_OF_IN_PORT[]->NXM_NX_REG1[0..15],"
-           "goto_table:11"));
+           "goto_table:14"));
   add("set_field header fields, tunnel dst, group",
       flow(Table::kL3Forwarding, 190)
           .matchProtocol(Protocol::kIp)
@@ -240,7 +240,7 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .setField(kPktMark, 0x1)
           .group(7)
           .build(),
-      line(6, 190,
+      line(9, 190,
            ",ip,nw_dst=10.244.2.0/24 "
            "actions=mod_dl_src:aa:bb:cc:00:00:01,mod_dl_dst:aa:bb:cc:00:00:02,"
            "set_field:192.168.1.12->tun_dst,set_field:0x1234->tun_id,set_field:10.244.2.7->ip_dst,"
@@ -258,10 +258,10 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
                   .loadMark(kCtEgressSnatMark)
                   .table(Table::kConntrackCommit))
           .build(),
-      line(9, 200,
+      line(12, 200,
            ",ip,reg0=0x200/0x200,reg2=0x3,ct_state=+new+trk "
            "actions=ct(commit,zone=65521,nat(src=192.0.2.10),exec(load:0x1->NXM_NX_CT_MARK[1]),"
-           "table=10)"));
+           "table=13)"));
   add("ct un-NAT",
       flow(Table::kUnSnat, 200)
           .matchProtocol(Protocol::kIp)
@@ -286,9 +286,9 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
           .gotoTable(Table::kOutput)
           .build(),
       line(
-          10, 200,
+          13, 200,
           ",ip,ct_state=+new+trk "
-          "actions=ct(commit,zone=NXM_NX_REG5[0..15],nat(dst=10.96.0.1-10.96.0.3)),goto_table:11"));
+          "actions=ct(commit,zone=NXM_NX_REG5[0..15],nat(dst=10.96.0.1-10.96.0.3)),goto_table:14"));
   add("ct commit with two marks",
       flow(Table::kConntrackCommit, 190)
           .matchProtocol(Protocol::kIp)
@@ -300,9 +300,9 @@ std::vector<GoldenFlow> goldenFlows(const Pipeline& pipeline) {
                   .load(kCtEgressSnat, 0))
           .gotoTable(Table::kOutput)
           .build(),
-      line(10, 190,
+      line(13, 190,
            ",ip,reg0=0x3/0xf actions=ct(commit,zone=65520,exec(load:0x1->NXM_NX_CT_MARK[0],"
-           "load:0x0->NXM_NX_CT_MARK[1])),goto_table:11"));
+           "load:0x0->NXM_NX_CT_MARK[1])),goto_table:14"));
   add("ARP responder",
       flow(Table::kArpResponder, 200)
           .matchProtocol(Protocol::kArp)

@@ -3,6 +3,7 @@
 #include "agent/features/pod_network.h"
 
 #include "agent/features/priorities.h"
+#include "agent/features/service_proxy.h"
 #include "ofrules/fields.h"
 #include "ofrules/flow.h"
 #include "ofrules/flow_builder.h"
@@ -118,10 +119,20 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
                       .drop()
                       .build());
 
-  // Conntrack: every IP packet is tracked in the default zone; invalid ones stop here.
+  // A pod's replies to a hairpin connection (to kHairpinVirtualIp) are un-SNATed first, then
+  // un-DNATed in the default zone like any Service reply.
+  flows.push_back(flow(pipeline, Table::kUnSnat, kPriorityUnSnatHairpin, fixed)
+                      .matchProtocol(Protocol::kIp)
+                      .matchMark(kFromPod)
+                      .matchIpDst(kHairpinVirtualIp)
+                      .ct(CtAction().zone(kSnatCtZone).nat().table(Table::kConntrackZone))
+                      .build());
+
+  // Conntrack: every IP packet is tracked in the default zone, and a Service connection's NAT is
+  // applied (DNAT to the endpoint, or undone on replies); invalid ones stop here.
   flows.push_back(flow(pipeline, Table::kConntrackZone, kPriorityConntrackTrack, fixed)
                       .matchProtocol(Protocol::kIp)
-                      .ct(CtAction().zone(kDefaultCtZone).table(Table::kConntrackState))
+                      .ct(CtAction().zone(kDefaultCtZone).nat().table(Table::kConntrackState))
                       .build());
   flows.push_back(flow(pipeline, Table::kConntrackState, kPriorityConntrackDropInvalid, fixed)
                       .matchProtocol(Protocol::kIp)
@@ -170,6 +181,15 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
                               .loadMark(kCtEgressSnatMark))
                       .modDlDst(node.gatewayMac)
                       .output(kGatewayOfPort)
+                      .build());
+  // A hairpin (a pod reached itself through its Service) leaves with kHairpinVirtualIp as its
+  // source, or the pod's kernel would drop a packet from itself. The default zone committed the
+  // connection with its DNAT already (EndpointDNAT), so it goes straight to Output.
+  flows.push_back(flow(pipeline, Table::kSnat, kPrioritySnatHairpin, fixed)
+                      .matchProtocol(Protocol::kIp)
+                      .matchMark(kHairpin)
+                      .ct(CtAction().commit().zone(kSnatCtZone).natSrc(kHairpinVirtualIp))
+                      .gotoTable(Table::kOutput)
                       .build());
   flows.push_back(flow(pipeline, Table::kSnat, kPrioritySnatDropRest, fixed)
                       .matchProtocol(Protocol::kIp)
@@ -243,6 +263,26 @@ Result<std::vector<Flow>> podFlows(const Pipeline& pipeline, const NodeNetwork& 
       .modDlSrc(node.gatewayMac)
       .modDlDst(pod.mac);
   flows.push_back(route(routeToPod, pod.ofport).build());
+  // Hairpin: after the Service DNAT the pod's packet is addressed to itself. It goes back to the
+  // pod through SNAT (to kHairpinVirtualIp), out of the port it came in on.
+  flows.push_back(flow(pipeline, Table::kL3Forwarding, kPriorityForwardHairpin, cookie)
+                      .matchProtocol(Protocol::kIp)
+                      .matchIpSrc(podIp)
+                      .matchIpDst(podIp)
+                      .modDlSrc(node.gatewayMac)
+                      .modDlDst(pod.mac)
+                      .load(kTargetOfPort, pod.ofport)
+                      .loadMark(kOfPortFound)
+                      .loadMark(kHairpin)
+                      .gotoTable(Table::kSnat)
+                      .build());
+  // Output to the input port needs IN_PORT: the hairpin, and the pod's replies to it.
+  flows.push_back(flow(pipeline, Table::kOutput, kPriorityOutputHairpin, cookie)
+                      .matchInPort(pod.ofport)
+                      .matchMark(kOfPortFound)
+                      .matchField(kTargetOfPort, pod.ofport)
+                      .outputInPort()
+                      .build());
   return collectFlows(std::move(flows));
 }
 
@@ -266,6 +306,14 @@ Result<std::vector<Flow>> remoteNodeFlows(const Pipeline& pipeline, const NodeNe
       .modDlDst(kGlobalVirtualMac)
       .setTunnelDst(ip(remote.nodeIp));
   flows.push_back(route(toTunnel, kTunnelOfPort).build());
+  // Another node's IP never takes an Egress: pods reach nodes with the normal SNAT to this node's
+  // IP (kubelets, node-local services, host-network endpoints of Services).
+  if (pipeline.contains(Table::kEgressMark))
+    flows.push_back(flow(pipeline, Table::kEgressMark, kPriorityEgressNodeIp, cookie)
+                        .matchProtocol(Protocol::kIp)
+                        .matchIpDst(ip(remote.nodeIp))
+                        .gotoTable(Table::kL3DecTtl)
+                        .build());
   // The host routes the remote podCIDR via the remote gateway IP (onlink): answer its ARP.
   const auto remoteGateway = ip(remote.podCidr.first() + 1);
   flows.push_back(flow(pipeline, Table::kArpResponder, kPriorityArpAnswer, cookie)
