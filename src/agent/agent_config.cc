@@ -59,6 +59,49 @@ Setter boolField(bool AgentConfig::*member) {
   };
 }
 
+// proxy: {enabled, serviceCIDR, nodePortAddresses}; strict like the top level.
+Result<void> proxySection(const YAML::Node& node, AgentConfig& config) {
+  if (!node.IsMap())
+    return makeError("must be a mapping such as {enabled: true, serviceCIDR: 10.96.0.0/12}");
+  for (const auto& entry : node) {
+    const auto key = entry.first.as<std::string>();
+    const auto& value = entry.second;
+    if (key == "enabled") {
+      bool enabled = false;
+      if (!value.IsScalar() || !YAML::convert<bool>::decode(value, enabled))
+        return makeError("enabled must be true (Sluice serves Services) or false (kube-proxy "
+                         "does)");
+      config.proxy.enabled = enabled;
+    } else if (key == "serviceCIDR") {
+      const auto text = value.IsScalar() ? value.as<std::string>() : std::string();
+      auto cidr = parseCidrOrError(text);
+      if (!cidr)
+        return makeError("serviceCIDR: " + cidr.error().message +
+                         "; set it to kube-apiserver's --service-cluster-ip-range, such as "
+                         "10.96.0.0/12");
+      config.proxy.serviceCidr = *cidr;
+      config.proxy.serviceCidrConfigured = true;
+    } else if (key == "nodePortAddresses") {
+      if (!value.IsSequence())
+        return makeError("nodePortAddresses must be a list of CIDRs such as [10.10.0.0/16] "
+                         "(empty: the node IP)");
+      config.proxy.nodePortAddresses.clear();
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        const auto text = value[i].IsScalar() ? value[i].as<std::string>() : std::string();
+        auto cidr = parseCidrOrError(text);
+        if (!cidr)
+          return makeError("nodePortAddresses[" + std::to_string(i) +
+                           "]: " + cidr.error().message + "; use a CIDR such as 10.10.0.0/16");
+        config.proxy.nodePortAddresses.push_back(*cidr);
+      }
+    } else {
+      return makeError("unknown key " + key +
+                       "; known keys are enabled, serviceCIDR, nodePortAddresses");
+    }
+  }
+  return {};
+}
+
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> kSetters = {
       {"ovsDatapathType",
@@ -106,6 +149,7 @@ const std::map<std::string, Setter>& setters() {
       {"disableConntrackTcpSequenceCheck",
        boolField(&AgentConfig::disableConntrackTcpSequenceCheck)},
       {"listenAddress", stringField(&AgentConfig::listenAddress)},
+      {"proxy", proxySection},
       {"logLevel",
        [](const YAML::Node& node, AgentConfig& config) -> Result<void> {
          const auto value = node.IsScalar() ? node.as<std::string>() : std::string();

@@ -70,3 +70,44 @@ TEST_CASE("bad agent config names the key and the fix", "[unit]") {
 
 }  // namespace
 }  // namespace sluice::agent
+
+namespace sluice::agent {
+namespace {
+
+TEST_CASE("the proxy section: on by default with kubeadm's Service CIDR", "[unit]") {
+  const auto defaults = parseAgentConfig("", "node01");
+  REQUIRE(defaults);
+  CHECK(defaults->proxy.enabled);
+  CHECK(defaults->proxy.serviceCidr == *parseCidr("10.96.0.0/12"));
+  CHECK_FALSE(defaults->proxy.serviceCidrConfigured);
+  CHECK(defaults->proxy.nodePortAddresses.empty());
+  const auto set = parseAgentConfig(
+      "proxy:\n  enabled: false\n  serviceCIDR: 10.100.0.0/16\n  nodePortAddresses: "
+      "[10.10.0.0/16]\n",
+      "node01");
+  REQUIRE(set);
+  CHECK_FALSE(set->proxy.enabled);
+  CHECK(set->proxy.serviceCidr == *parseCidr("10.100.0.0/16"));
+  CHECK(set->proxy.serviceCidrConfigured);
+  CHECK(set->proxy.nodePortAddresses == std::vector<Cidr>{*parseCidr("10.10.0.0/16")});
+}
+
+TEST_CASE("a bad proxy setting is an error naming the field and the fix", "[unit]") {
+  const auto cidr = parseAgentConfig("proxy:\n  serviceCIDR: 10.96.0.1/12\n", "node01");
+  REQUIRE_FALSE(cidr);
+  CHECK_THAT(cidr.error().message, Catch::Contains("proxy: serviceCIDR"));
+  CHECK_THAT(cidr.error().message, Catch::Contains("--service-cluster-ip-range"));
+  const auto garbage = parseAgentConfig("proxy:\n  serviceCIDR: ten\n", "node01");
+  REQUIRE_FALSE(garbage);
+  CHECK_THAT(garbage.error().message, Catch::Contains("serviceCIDR"));
+  const auto unknown = parseAgentConfig("proxy:\n  proxyAll: true\n", "node01");
+  REQUIRE_FALSE(unknown);
+  CHECK_THAT(unknown.error().message, Catch::Contains("known keys are enabled"));
+  const auto addresses = parseAgentConfig("proxy:\n  nodePortAddresses: [x]\n", "node01");
+  REQUIRE_FALSE(addresses);
+  CHECK_THAT(addresses.error().message, Catch::Contains("nodePortAddresses[0]"));
+  CHECK_FALSE(parseAgentConfig("proxy: true\n", "node01"));
+}
+
+}  // namespace
+}  // namespace sluice::agent
