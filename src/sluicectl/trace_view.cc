@@ -158,7 +158,7 @@ ParsedTrace parseTrace(const std::string& text) {
     if (std::regex_search(action, found, kSnat)) parsed.snatIp = found[1];
     if (!parsed.loadBalancing && std::regex_match(action, found, kGroup))
       parsed.loadBalancing = LoadBalancing{static_cast<std::uint32_t>(std::stoul(found[1])),
-                                           std::nullopt, std::nullopt};
+                                           std::nullopt, std::nullopt, ""};
     // The first DNAT after the group is the endpoint its bucket picked.
     if (parsed.loadBalancing && parsed.loadBalancing->bucket &&
         !parsed.loadBalancing->endpoint && std::regex_search(action, found, kEndpointNat))

@@ -147,7 +147,9 @@ TEST_CASE("the nftables script replaces the table: DNAT, masquerade and the CIDR
           "[unit]") {
   ServiceHostPlan plan{.enabled = true,
                        .nodeIp = *parseIpv4("10.10.2.1"),
+                       .nodePortAddresses = {},
                        .serviceCidr = *parseCidr("10.96.0.0/12"),
+                       .gateway = "sluice-gw0",
                        .nodePorts = {{features::ServiceProtocol::kTcp, 30080, true},
                                      {features::ServiceProtocol::kUdp, 30053, false}}};
   const auto script = renderServiceNftables(plan);

@@ -73,6 +73,9 @@ struct ProxyFixture {
         .integration = sink,
         .host = host,
         .config = {.enabled = enabled, .serviceCidr = *parseCidr("10.96.0.0/12")},
+        .nodePortAddresses = {},
+        .serviceCidrConfigured = false,
+        .gateway = "sluice-gw0",
         .recordProblem =
             [this](const json& object, const std::string& reason, const std::string& message) {
               events.push_back({kube::keyOf(object), reason, message});

@@ -162,7 +162,7 @@ Datapath actions: ct(commit,zone=65520,nat(dst=10.244.2.5:8080)),recirc(0x7)
 TEST_CASE("trace reads the Service's group, the bucket picked and its endpoint", "[unit]") {
   const auto parsed = parseTrace(kServiceTrace);
   REQUIRE(parsed.loadBalancing);
-  CHECK(*parsed.loadBalancing == LoadBalancing{65536, 1, "10.244.2.5:8080"});
+  CHECK(*parsed.loadBalancing == LoadBalancing{65536, 1, "10.244.2.5:8080", ""});
   CHECK(describeLoadBalancing(*parsed.loadBalancing) ==
         "group 65536, bucket 1: endpoint 10.244.2.5:8080");
   std::string empty = kServiceTrace;
