@@ -309,23 +309,32 @@ Result<void> replaceRoute(const RouteInfo& info) {
   return {};
 }
 
-Result<void> deleteRoute(const Cidr& destination, const std::string& link) {
+Result<void> deleteRoute(const RouteInfo& info) {
   auto socket = connectRoute();
   if (!socket) return socket.error();
-  auto device = kernelLink(socket->get(), link);
+  auto device = kernelLink(socket->get(), info.link);
   if (!device) return {};  // no link, no route through it
-  auto address = parse(destination.toString(), AF_INET);
+  auto address = parse(info.destination.toString(), AF_INET);
   if (!address) return address.error();
   std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> route(rtnl_route_alloc(), rtnl_route_put);
   rtnl_route_set_family(route.get(), AF_INET);
   rtnl_route_set_dst(route.get(), address->get());
   rtnl_nexthop* hop = rtnl_route_nh_alloc();
   rtnl_route_nh_set_ifindex(hop, rtnl_link_get_ifindex(device->get()));
+  if (info.gateway) {
+    auto gateway = parse(formatIpv4(*info.gateway), AF_INET);
+    if (!gateway) {
+      rtnl_route_nh_free(hop);
+      return gateway.error();
+    }
+    rtnl_route_nh_set_gateway(hop, gateway->get());
+  }
+  if (info.onlink) rtnl_route_nh_set_flags(hop, RTNH_F_ONLINK);
   rtnl_route_add_nexthop(route.get(), hop);
   if (int error = rtnl_route_delete(socket->get(), route.get(), 0);
       error < 0 && error != -NLE_OBJ_NOTFOUND)
-    return makeError("cannot delete the route to " + destination.toString() + " via " + link +
-                     ": " + nlError(error));
+    return makeError("cannot delete the route to " + info.destination.toString() + " via " +
+                     info.link + ": " + nlError(error));
   return {};
 }
 

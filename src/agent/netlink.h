@@ -66,8 +66,9 @@ Result<void> deleteAddress(const std::string& link, Ipv4 ip, int prefixLength);
 Result<std::optional<MacAddress>> neighbourMac(const std::string& link, Ipv4 ip);
 // Creates or replaces the route to `destination`.
 Result<void> replaceRoute(const RouteInfo& route);
-// Deletes the route to `destination` on `link`; a missing route is fine.
-Result<void> deleteRoute(const Cidr& destination, const std::string& link);
+// Deletes the route as replaceRoute made it (destination, link, gateway, onlink); a missing route
+// or link is fine.
+Result<void> deleteRoute(const RouteInfo& route);
 // Creates or replaces a permanent neighbour entry (ip lladdr MAC nud permanent).
 Result<void> replaceNeighbour(const std::string& link, Ipv4 ip, const std::string& mac);
 // Deletes the neighbour entry; a missing one (or a missing link) is fine.

@@ -110,22 +110,19 @@ Result<void> NodeServiceHost::run(const std::string& script) {
 
 Result<void> NodeServiceHost::applyRoutes(const ServiceHostPlan& plan) {
   const auto virtualIp = *parseIpv4(features::kNodePortVirtualIp);
-  const Cidr host{virtualIp, 32};
+  const netlink::RouteInfo host{Cidr{virtualIp, 32}, std::nullopt, plan.gateway};
+  const netlink::RouteInfo services{plan.serviceCidr, virtualIp, plan.gateway, true};
   if (!plan.enabled) {
     // What an earlier run with the proxy on left behind; gone links take their routes along.
-    if (auto deleted = netlink::deleteRoute(plan.serviceCidr, plan.gateway); !deleted)
-      return deleted;
-    if (auto deleted = netlink::deleteRoute(host, plan.gateway); !deleted) return deleted;
+    if (auto deleted = netlink::deleteRoute(services); !deleted) return deleted;
+    if (auto deleted = netlink::deleteRoute(host); !deleted) return deleted;
     return netlink::deleteNeighbour(plan.gateway, virtualIp);
   }
   if (auto set = netlink::replaceNeighbour(plan.gateway, virtualIp, features::kVirtualServiceMac);
       !set)
     return set;
-  if (auto routed = netlink::replaceRoute(netlink::RouteInfo{host, std::nullopt, plan.gateway});
-      !routed)
-    return routed;
-  return netlink::replaceRoute(
-      netlink::RouteInfo{plan.serviceCidr, virtualIp, plan.gateway, true});
+  if (auto routed = netlink::replaceRoute(host); !routed) return routed;
+  return netlink::replaceRoute(services);
 }
 
 Result<void> NodeServiceHost::apply(const ServiceHostPlan& plan) {
