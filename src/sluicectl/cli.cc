@@ -79,8 +79,9 @@ commands:
   get pools [NAME]     ExternalIPPools and their usage
   get nodes            node liveness as sluice-controller sees it
   trace --pod NS/POD --dst IP [--proto icmp|udp|tcp] [--dport N] [--no-follow]
-                       where a packet from a local pod goes: tables, output, SNAT (ofproto/trace),
-                       followed through the tunnel to the egress node when its agent is reachable
+                       where a packet from a local pod goes: tables, a Service's load balancing
+                       (group, bucket, endpoint), output, SNAT (ofproto/trace), followed through
+                       the tunnel to the egress node when its agent is reachable
 
 global options:
   -o, --output json|yaml|wide   output format of get (default: a table)
