@@ -210,9 +210,9 @@ void Agent::createUnits() {
           },
       .onChanged =
           [this] {
-            metrics_->setServices(serviceProxy_->services().size(),
-                                  serviceProxy_->endpointCount());
-          }});
+            metrics_->setServices(serviceProxy_->services().size(), serviceProxy_->endpointCount());
+          },
+      .cachePath = config_.stateDir + "/services-cache.json"});
   egressArp_ = std::make_unique<PhysicalBridgeArp>(PhysicalBridgeArpOptions{
       .bridge = netdev ? config_.physicalBridge : "",
       .nodeIp = bootstrap_.network.nodeIp,
@@ -385,6 +385,7 @@ Result<void> Agent::run() {
   podNetwork_->restore();
   remoteNodes_->restoreFromCache();
   egress_->restoreFromCache();
+  serviceProxy_->restoreFromCache();
 
   // The first install: the node's flows, its pods and the remote nodes it knew. Only then may the
   // switch leave flow-restore-wait, so it never forwards with an empty table; and only then can

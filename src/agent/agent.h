@@ -1,6 +1,7 @@
 // Agent: sluice-agent's wiring. It connects to OVS and the API server, bootstraps the node, makes
-// the feature units (pod network, remote nodes, egress, service proxy) with their dependencies, starts the
-// informers that feed them, serves CNI, and runs the TaskLoop on which all OVS work happens.
+// the feature units (pod network, remote nodes, egress, service proxy) with their dependencies,
+// starts the informers that feed them, serves CNI, and runs the TaskLoop on which all OVS work
+// happens.
 #pragma once
 
 #include <atomic>

@@ -69,8 +69,9 @@ Result<void> proxySection(const YAML::Node& node, AgentConfig& config) {
     if (key == "enabled") {
       bool enabled = false;
       if (!value.IsScalar() || !YAML::convert<bool>::decode(value, enabled))
-        return makeError("enabled must be true (Sluice serves Services) or false (kube-proxy "
-                         "does)");
+        return makeError(
+            "enabled must be true (Sluice serves Services) or false (kube-proxy "
+            "does)");
       config.proxy.enabled = enabled;
     } else if (key == "serviceCIDR") {
       const auto text = value.IsScalar() ? value.as<std::string>() : std::string();
@@ -83,15 +84,16 @@ Result<void> proxySection(const YAML::Node& node, AgentConfig& config) {
       config.proxy.serviceCidrConfigured = true;
     } else if (key == "nodePortAddresses") {
       if (!value.IsSequence())
-        return makeError("nodePortAddresses must be a list of CIDRs such as [10.10.0.0/16] "
-                         "(empty: the node IP)");
+        return makeError(
+            "nodePortAddresses must be a list of CIDRs such as [10.10.0.0/16] "
+            "(empty: the node IP)");
       config.proxy.nodePortAddresses.clear();
       for (std::size_t i = 0; i < value.size(); ++i) {
         const auto text = value[i].IsScalar() ? value[i].as<std::string>() : std::string();
         auto cidr = parseCidrOrError(text);
         if (!cidr)
-          return makeError("nodePortAddresses[" + std::to_string(i) +
-                           "]: " + cidr.error().message + "; use a CIDR such as 10.10.0.0/16");
+          return makeError("nodePortAddresses[" + std::to_string(i) + "]: " + cidr.error().message +
+                           "; use a CIDR such as 10.10.0.0/16");
         config.proxy.nodePortAddresses.push_back(*cidr);
       }
     } else {

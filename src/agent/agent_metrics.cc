@@ -84,8 +84,9 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<prometheus::Registry>(
                    .Add({});
   serviceEndpoints_ = &BuildGauge()
                            .Name("sluice_agent_service_endpoints")
-                           .Help("Endpoints of the Service ports this node's proxy serves, each "
-                                 "endpoint of each port once")
+                           .Help(
+                               "Endpoints of the Service ports this node's proxy serves, each "
+                               "endpoint of each port once")
                            .Register(registry)
                            .Add({});
   egressIpsOwned_ = &BuildGauge()

@@ -55,9 +55,8 @@ Result<json> Agent::answerQuery(const json& query) {
   }
   if (kind == "services")
     return loop_.call([this] {
-      return servicesAnswer(serviceProxy_->services(),
-                            {.enabled = config_.proxy.enabled,
-                             .serviceCidr = config_.proxy.serviceCidr});
+      return servicesAnswer(serviceProxy_->services(), {.enabled = config_.proxy.enabled,
+                                                        .serviceCidr = config_.proxy.serviceCidr});
     });
   return makeError("unknown query kind \"" + kind +
                    "\"; the agent answers status, flows and services");

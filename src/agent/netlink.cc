@@ -347,8 +347,7 @@ Result<void> replaceNeighbour(const std::string& link, Ipv4 ip, const std::strin
   if (!address) return address.error();
   auto lladdr = parse(mac, AF_LLC);
   if (!lladdr) return lladdr.error();
-  std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> neighbour(rtnl_neigh_alloc(),
-                                                                rtnl_neigh_put);
+  std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> neighbour(rtnl_neigh_alloc(), rtnl_neigh_put);
   rtnl_neigh_set_ifindex(neighbour.get(), rtnl_link_get_ifindex(device->get()));
   rtnl_neigh_set_dst(neighbour.get(), address->get());
   rtnl_neigh_set_lladdr(neighbour.get(), lladdr->get());
@@ -367,8 +366,7 @@ Result<void> deleteNeighbour(const std::string& link, Ipv4 ip) {
   if (!device) return {};
   auto address = parse(formatIpv4(ip), AF_INET);
   if (!address) return address.error();
-  std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> neighbour(rtnl_neigh_alloc(),
-                                                                rtnl_neigh_put);
+  std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> neighbour(rtnl_neigh_alloc(), rtnl_neigh_put);
   rtnl_neigh_set_ifindex(neighbour.get(), rtnl_link_get_ifindex(device->get()));
   rtnl_neigh_set_dst(neighbour.get(), address->get());
   if (int error = rtnl_neigh_delete(socket->get(), neighbour.get(), 0);

@@ -58,11 +58,11 @@ std::string renderServiceNftables(const ServiceHostPlan& plan) {
   std::ostringstream dnat;
   std::ostringstream masquerade;
   for (const auto& rule : plan.nodePorts) {
-    const auto port = std::string(nftProtocol(rule.protocol)) + " dport " +
-                      std::to_string(rule.nodePort);
+    const auto port =
+        std::string(nftProtocol(rule.protocol)) + " dport " + std::to_string(rule.nodePort);
     dnat << "    " << addresses << " " << port << " dnat to " << virtualIp << "\n";
-    if (rule.masquerade) masquerade << "    ip daddr " << virtualIp << " " << port
-                                    << " masquerade\n";
+    if (rule.masquerade)
+      masquerade << "    ip daddr " << virtualIp << " " << port << " masquerade\n";
   }
   const std::string service = "ip daddr " + plan.serviceCidr.toString();
   out << "table ip " << kServiceNftTable << " {\n";

@@ -12,9 +12,13 @@
 #include "agent/features/service_proxy.h"
 #include "api/service.h"
 
+#include <nlohmann/json.hpp>
+
 namespace sluice::agent {
 
 features::ServiceProtocol toFeatureProtocol(api::Protocol protocol);
+// "tcp", "udp", "sctp" (the cache's form; the same words as features::protocolName).
+std::string_view protocolText(features::ServiceProtocol protocol);
 
 // One ServicePort per port of the Service. Endpoints come from every slice given (several slices
 // per Service): matched by port name and protocol, the target port from the slice's port of that
@@ -37,24 +41,40 @@ FrontendKey frontendKey(const features::ServicePort& port);
 class ServiceGroupAllocator {
  public:
   enum class Kind : std::uint8_t { kCluster, kExternal };
-  explicit ServiceGroupAllocator(std::uint32_t first = kFirstServiceGroupId) : next_(first) {}
+  explicit ServiceGroupAllocator(std::uint32_t first = kFirstServiceGroupId)
+      : first_(first), next_(first) {}
 
   static constexpr std::uint32_t kFirstServiceGroupId = 0x10000;
 
   // The frontend's IDs: `cluster` always, `external` when it has a NodePort; a kind that is no
   // longer needed is freed.
   features::ServiceGroupIds assign(const features::ServicePort& port);
+  // Takes the IDs a frontend had before a restart (restored from the state cache); false when one
+  // is already taken (then assign() gives it another).
+  bool reserve(const features::ServicePort& port, const features::ServiceGroupIds& ids);
   // Frees every ID of the service's frontends not in `keep`.
   void releaseService(const std::string& service, const std::set<FrontendKey>& keep = {});
   std::size_t size() const { return ids_.size(); }
 
  private:
   std::uint32_t take(const FrontendKey& key, Kind kind);
+  bool reserveOne(const FrontendKey& key, Kind kind, std::uint32_t id);
   void release(const FrontendKey& key, Kind kind);
 
   std::map<std::pair<FrontendKey, Kind>, std::uint32_t> ids_;
+  std::uint32_t first_;
   std::set<std::uint32_t> free_;
   std::uint32_t next_;
 };
+
+// The state cache's form of what the proxy served (services-cache.json): the frontends and
+// their group IDs per Service, so that a restarted agent installs them, with the same groups,
+// before its first sync. Pure; an unreadable entry is left out.
+nlohmann::json servicePortsToJson(
+    const std::map<std::string, std::pair<std::vector<features::ServicePort>,
+                                          std::vector<features::ServiceGroupIds>>>& services);
+std::map<std::string,
+         std::pair<std::vector<features::ServicePort>, std::vector<features::ServiceGroupIds>>>
+servicePortsFromJson(const nlohmann::json& saved);
 
 }  // namespace sluice::agent

@@ -2,6 +2,8 @@
 #include "agent/service_proxy_unit.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "api/service.h"
 #include "common/log.h"
@@ -23,14 +25,12 @@ std::string joinProblems(const std::vector<api::Problem>& problems) {
 
 std::string sliceServiceKey(const nlohmann::json& slice) {
   const auto* labels = slice.is_object() && slice.contains("metadata") &&
-                               slice["metadata"].is_object() &&
-                               slice["metadata"].contains("labels")
+                               slice["metadata"].is_object() && slice["metadata"].contains("labels")
                            ? &slice["metadata"]["labels"]
                            : nullptr;
   if (labels == nullptr || !labels->is_object()) return "";
   const auto label = labels->find(api::kServiceNameLabel);
-  if (label == labels->end() || !label->is_string() || label->get<std::string>().empty())
-    return "";
+  if (label == labels->end() || !label->is_string() || label->get<std::string>().empty()) return "";
   return kube::makeKey(kube::namespaceOf(slice), label->get<std::string>());
 }
 
@@ -171,6 +171,7 @@ void ServiceProxyUnit::reconcile(const std::set<std::string>& keys) {
     reconcileService(key, slices);
   }
   applyHost();
+  saveCache();
   if (auto synced = deps_.integration.sync(); !synced)
     SLUICE_LOG(kWarning, "proxy") << "sync: " << synced.error().message;
   if (deps_.onChanged) deps_.onChanged();
@@ -188,27 +189,36 @@ void ServiceProxyUnit::reconcileService(
   report(*object, "Service", key, service.problems);
   static const std::vector<api::EndpointSlice> kNone;
   const auto found = slices.find(key);
-  auto ports = servicePorts(service, found == slices.end() ? kNone : found->second,
-                            deps_.network.nodeName);
+  auto ports =
+      servicePorts(service, found == slices.end() ? kNone : found->second, deps_.network.nodeName);
   if (ports.empty()) {
     removeService(key);
     return;
   }
   if (const auto clusterIp = service.clusterIp()) {
-    const auto mismatch = serviceCidrMismatch(deps_.config.serviceCidr,
-                                              deps_.serviceCidrConfigured, *clusterIp, key);
+    const auto mismatch =
+        serviceCidrMismatch(deps_.config.serviceCidr, deps_.serviceCidrConfigured, *clusterIp, key);
     if (!mismatch.empty() && cidrWarned_.insert(key).second)
       SLUICE_LOG(kWarning, "proxy") << mismatch;
   }
   ServiceView view;
   std::set<FrontendKey> keep;
-  std::vector<ofrules::Flow> flows;
-  std::vector<ofrules::Group> groups;
   for (const auto& port : ports) {
     keep.insert(frontendKey(port));
-    const auto ids = groupIds_.assign(port);
-    view.groups.push_back(ids);
-    auto computed = features::serviceFlows(deps_.pipeline, deps_.network, port, ids);
+    view.groups.push_back(groupIds_.assign(port));
+  }
+  groupIds_.releaseService(key, keep);
+  view.ports = std::move(ports);
+  setServiceFlows(key, view);
+  services_[key] = std::move(view);
+}
+
+void ServiceProxyUnit::setServiceFlows(const std::string& key, ServiceView& view) {
+  std::vector<ofrules::Flow> flows;
+  std::vector<ofrules::Group> groups;
+  for (std::size_t i = 0; i < view.ports.size(); ++i) {
+    const auto& port = view.ports[i];
+    auto computed = features::serviceFlows(deps_.pipeline, deps_.network, port, view.groups[i]);
     if (!computed) {
       SLUICE_LOG(kError, "proxy") << "flows for Service " << key << " port "
                                   << (port.portName.empty() ? std::to_string(port.port)
@@ -219,15 +229,63 @@ void ServiceProxyUnit::reconcileService(
     flows.insert(flows.end(), computed->flows.begin(), computed->flows.end());
     groups.insert(groups.end(), computed->groups.begin(), computed->groups.end());
   }
-  groupIds_.releaseService(key, keep);
   const auto owner = features::serviceOwner(key);
   // Groups first: the flows that point at them are refused by OVS without them.
   if (auto set = deps_.integration.setGroups(owner, groups); !set)
     SLUICE_LOG(kError, "proxy") << "groups of " << owner << ": " << set.error().message;
   setFlowsOrLog(deps_.integration, owner, flows);
-  view.ports = std::move(ports);
   view.flows = flows.size();
-  services_[key] = std::move(view);
+}
+
+void ServiceProxyUnit::restoreFromCache() {
+  if (deps_.cachePath.empty() || !deps_.config.enabled) return;
+  std::ifstream in(deps_.cachePath);
+  if (!in) return;
+  nlohmann::json saved;
+  try {
+    saved = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception&) {
+    SLUICE_LOG(kWarning, "proxy") << "ignoring an unreadable " << deps_.cachePath;
+    return;
+  }
+  for (auto& [key, entry] : servicePortsFromJson(saved)) {
+    ServiceView view{std::move(entry.first), std::move(entry.second), 0};
+    for (std::size_t i = 0; i < view.ports.size(); ++i)
+      if (!groupIds_.reserve(view.ports[i], view.groups[i]))
+        view.groups[i] = groupIds_.assign(view.ports[i]);
+    setServiceFlows(key, view);
+    services_[key] = std::move(view);
+  }
+  applyHost();
+  SLUICE_LOG(kInfo, "proxy") << "restored " << services_.size() << " Services from the local cache";
+  if (deps_.onChanged) deps_.onChanged();
+}
+
+void ServiceProxyUnit::saveCache() {
+  if (deps_.cachePath.empty()) return;
+  std::map<std::string,
+           std::pair<std::vector<features::ServicePort>, std::vector<features::ServiceGroupIds>>>
+      served;
+  for (const auto& [key, view] : services_) served[key] = {view.ports, view.groups};
+  const auto text = servicePortsToJson(served).dump(1);
+  if (text == savedCache_) return;
+  // Written whole, then renamed: a crash leaves the old file or the new one, never half of one.
+  const auto temporary = deps_.cachePath + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text;
+    if (!out) {
+      SLUICE_LOG(kWarning, "proxy") << "cannot write " << temporary;
+      return;
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, deps_.cachePath, error);
+  if (error) {
+    SLUICE_LOG(kWarning, "proxy") << "cannot write " << deps_.cachePath << ": " << error.message();
+    return;
+  }
+  savedCache_ = text;
 }
 
 void ServiceProxyUnit::removeService(const std::string& key) {
@@ -254,7 +312,8 @@ void ServiceProxyUnit::report(const nlohmann::json& object, const std::string& k
 
 void ServiceProxyUnit::applyHost() {
   std::vector<features::ServicePort> all;
-  for (const auto& [key, view] : services_) all.insert(all.end(), view.ports.begin(), view.ports.end());
+  for (const auto& [key, view] : services_)
+    all.insert(all.end(), view.ports.begin(), view.ports.end());
   plan_.nodePorts = deps_.config.enabled ? nodePortRules(all) : std::vector<NodePortRule>{};
   if (auto applied = deps_.host.apply(plan_); !applied)
     SLUICE_LOG(kError, "proxy") << "node side of the proxy: " << applied.error().message;

@@ -89,14 +89,19 @@ class ServiceProxyUnit {
     std::vector<Cidr> nodePortAddresses;  // empty: the node IP
     bool serviceCidrConfigured = false;   // whether serviceCidr came from the config
     std::string gateway = "sluice-gw0";
-    ProblemRecorder recordProblem = nullptr;  // null: log only
+    ProblemRecorder recordProblem = nullptr;    // null: log only
     std::function<void()> onChanged = nullptr;  // after each reconcile (metrics)
+    // services-cache.json: what was served, restored before the first sync; "": no cache.
+    std::string cachePath;
   };
   explicit ServiceProxyUnit(Dependencies dependencies);
 
   // On the loop, before the first sync: the node-wide flows ("proxy") and the node side with no
   // NodePort yet (with the proxy off: only the flows that hand Service traffic to the node).
   [[nodiscard]] Result<void> installNodeFlows();
+  // On the loop, before the first sync: the Services served before a restart, with their group
+  // IDs, from the cache (the informers' first full pass corrects them).
+  void restoreFromCache();
   // Informer handlers queue Service keys; the loop reconciles them. Not with the proxy off.
   void watch(kube::Informer& services, kube::Informer& slices);
   // Every Service the store has, and every one the unit served (after the informers synced).
@@ -116,6 +121,8 @@ class ServiceProxyUnit {
   void report(const nlohmann::json& object, const std::string& kind, const std::string& key,
               const std::vector<api::Problem>& problems);
   void applyHost();
+  void setServiceFlows(const std::string& key, ServiceView& view);
+  void saveCache();
 
   Dependencies deps_;
   const ServiceStore* store_ = nullptr;
@@ -126,6 +133,7 @@ class ServiceProxyUnit {
   std::map<std::string, std::string> reported_;  // object key -> the problems last reported
   std::set<std::string> cidrWarned_;
   ServiceHostPlan plan_;
+  std::string savedCache_;  // what the cache file holds
 };
 
 }  // namespace sluice::agent

@@ -74,7 +74,7 @@ std::optional<ServicePortSpec> decodeServicePort(FieldReader& reader, const json
     const auto text = entry["targetPort"].get<std::string>();
     // An IntOrString: a numeric string is a number, anything else names a container port.
     if (!text.empty() && std::all_of(text.begin(), text.end(),
-                                          [](unsigned char c) { return std::isdigit(c) != 0; })) {
+                                     [](unsigned char c) { return std::isdigit(c) != 0; })) {
       const auto value = std::stol(text.substr(0, 6));
       if (value >= 1 && value <= 65535) port.targetPort = static_cast<std::uint16_t>(value);
     } else if (!text.empty()) {
@@ -92,10 +92,10 @@ ServiceSpec decodeServiceSpec(FieldReader& reader, const json& spec) {
   ServiceSpec decoded;
   decoded.type = reader.string(spec, "type", "spec.type").value_or("ClusterIP");
   decoded.clusterIP = reader.string(spec, "clusterIP", "spec.clusterIP").value_or("");
-  decoded.clusterIPs = reader.strings(spec, "clusterIPs", "spec.clusterIPs").value_or(
-      std::vector<std::string>{});
-  if (!decoded.clusterIP.empty() && decoded.clusterIP != "None" &&
-      !parseIpv4(decoded.clusterIP) && decoded.clusterIP.find(':') == std::string::npos)
+  decoded.clusterIPs =
+      reader.strings(spec, "clusterIPs", "spec.clusterIPs").value_or(std::vector<std::string>{});
+  if (!decoded.clusterIP.empty() && decoded.clusterIP != "None" && !parseIpv4(decoded.clusterIP) &&
+      decoded.clusterIP.find(':') == std::string::npos)
     reader.invalid("spec.clusterIP", "spec.clusterIP: \"" + decoded.clusterIP +
                                          "\" is not an IP address; use an address of the "
                                          "Service CIDR, \"None\" (headless), or leave it unset");
@@ -115,8 +115,7 @@ ServiceSpec decodeServiceSpec(FieldReader& reader, const json& spec) {
         if (*timeout < 1 || *timeout > 86400)
           reader.invalid(field, field + ": " + std::to_string(*timeout) +
                                     " is out of range; use 1 to 86400 seconds (the default " +
-                                    std::to_string(kDefaultAffinityTimeoutSeconds) +
-                                    " is used)");
+                                    std::to_string(kDefaultAffinityTimeoutSeconds) + " is used)");
         else
           decoded.affinityTimeoutSeconds = static_cast<std::uint32_t>(*timeout);
       }
@@ -198,12 +197,9 @@ std::optional<Protocol> parseProtocol(std::string_view text) {
 
 std::string_view protocolText(Protocol protocol) {
   switch (protocol) {
-    case Protocol::kTcp:
-      return "TCP";
-    case Protocol::kUdp:
-      return "UDP";
-    case Protocol::kSctp:
-      return "SCTP";
+    case Protocol::kTcp: return "TCP";
+    case Protocol::kUdp: return "UDP";
+    case Protocol::kSctp: return "SCTP";
   }
   return "TCP";
 }
@@ -230,8 +226,8 @@ EndpointSlice EndpointSlice::decode(const json& object) {
   EndpointSlice slice;
   slice.metadata = decodeMeta(object, "EndpointSlice", slice.problems);
   if (!object.is_object()) return slice;
-  FieldReader reader("EndpointSlice",
-                     slice.metadata.namespaceName + "/" + slice.metadata.name, slice.problems);
+  FieldReader reader("EndpointSlice", slice.metadata.namespaceName + "/" + slice.metadata.name,
+                     slice.problems);
   if (const auto label = slice.metadata.labels.find(kServiceNameLabel);
       label != slice.metadata.labels.end())
     slice.serviceName = label->second;

@@ -64,7 +64,7 @@ struct Service {
 };
 
 struct EndpointConditions {
-  bool ready = true;  // absent: true
+  bool ready = true;    // absent: true
   bool serving = true;  // absent: same as ready
   bool terminating = false;
   bool operator==(const EndpointConditions&) const = default;

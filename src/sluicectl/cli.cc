@@ -214,7 +214,8 @@ Result<Invocation> parseArguments(const std::vector<std::string>& arguments,
         if (auto reference = parsePodReference(*pod); !reference) return reference.error();
       }
       if (service && service->find('/') == std::string::npos)
-        return makeError("-S " + *service + ": write the Service as NAMESPACE/NAME, e.g. "
+        return makeError("-S " + *service +
+                         ": write the Service as NAMESPACE/NAME, e.g. "
                          "default/kubernetes");
       invocation.command = command;
     } else if (what == "egress" || what == "egresses" || what == "eg") {

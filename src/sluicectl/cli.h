@@ -29,7 +29,7 @@ struct GetFlows {
   std::optional<std::string> pod;    // NAMESPACE/NAME
   std::optional<std::string> egress;
   std::optional<std::string> service;  // NAMESPACE/NAME: the flows of its owner
-  std::string bridge;  // empty: the integration bridge
+  std::string bridge;                  // empty: the integration bridge
 };
 struct GetEgress {
   std::optional<std::string> name;

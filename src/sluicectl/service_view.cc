@@ -14,7 +14,8 @@ std::string endpointText(const json& endpoint) {
 std::string conditions(const json& endpoint) {
   std::string text;
   for (const char* condition : {"ready", "serving", "terminating"})
-    if (endpoint.value(condition, false)) text += (text.empty() ? "" : "+") + std::string(condition);
+    if (endpoint.value(condition, false))
+      text += (text.empty() ? "" : "+") + std::string(condition);
   return text.empty() ? "not-ready" : text;
 }
 
@@ -37,8 +38,8 @@ TextTable serviceTable(const json& items, bool wide) {
   TextTable table;
   table.headers = {"NAME", "PORT", "CLUSTER-IP", "NODE-PORT", "ENDPOINTS", "GROUP"};
   if (wide)
-    table.headers.insert(table.headers.end(), {"INTERNAL", "EXTERNAL", "AFFINITY", "NODEPORT-GROUP",
-                                               "ALL ENDPOINTS"});
+    table.headers.insert(table.headers.end(),
+                         {"INTERNAL", "EXTERNAL", "AFFINITY", "NODEPORT-GROUP", "ALL ENDPOINTS"});
   for (const auto& item : items) {
     std::string usable;
     std::string all;
@@ -63,7 +64,8 @@ TextTable serviceTable(const json& items, bool wide) {
       row.push_back(item.value("internalTrafficPolicy", ""));
       row.push_back(item.value("externalTrafficPolicy", ""));
       row.push_back(affinity == "ClientIP"
-                        ? "ClientIP " + std::to_string(item.value("affinityTimeoutSeconds", 0)) + "s"
+                        ? "ClientIP " + std::to_string(item.value("affinityTimeoutSeconds", 0)) +
+                              "s"
                         : affinity);
       row.push_back(external == 0 ? "<none>" : std::to_string(external));
       row.push_back(orNone(all));

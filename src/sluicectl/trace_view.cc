@@ -160,8 +160,8 @@ ParsedTrace parseTrace(const std::string& text) {
       parsed.loadBalancing = LoadBalancing{static_cast<std::uint32_t>(std::stoul(found[1])),
                                            std::nullopt, std::nullopt, ""};
     // The first DNAT after the group is the endpoint its bucket picked.
-    if (parsed.loadBalancing && parsed.loadBalancing->bucket &&
-        !parsed.loadBalancing->endpoint && std::regex_search(action, found, kEndpointNat))
+    if (parsed.loadBalancing && parsed.loadBalancing->bucket && !parsed.loadBalancing->endpoint &&
+        std::regex_search(action, found, kEndpointNat))
       parsed.loadBalancing->endpoint = found[1];
     if (std::regex_match(action, found, kOutput)) parsed.outputPorts.push_back(std::stoi(found[1]));
   }

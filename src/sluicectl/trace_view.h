@@ -56,8 +56,8 @@ struct ParsedTrace {
   std::optional<std::uint64_t> tunnelId;
   std::optional<std::string> tunnelDestinationMac;  // the last mod_dl_dst before the tunnel
   std::optional<std::string> snatIp;
-  std::vector<int> outputPorts;  // every port the packet was output to, in order
-  bool dropped = false;          // the last pass's datapath actions are "drop"
+  std::vector<int> outputPorts;                // every port the packet was output to, in order
+  bool dropped = false;                        // the last pass's datapath actions are "drop"
   std::optional<LoadBalancing> loadBalancing;  // the packet went through a Service's group
 };
 

@@ -19,8 +19,7 @@ const char* kWeb = R"({"metadata":{"name":"web","namespace":"shop"},
     "ports":[{"name":"http","port":80,"targetPort":"http","nodePort":30080},
              {"name":"dns","protocol":"UDP","port":53}]}})";
 
-TEST_CASE("a Service port per frontend, endpoints matched by port name across slices",
-          "[unit]") {
+TEST_CASE("a Service port per frontend, endpoints matched by port name across slices", "[unit]") {
   const auto web = service(kWeb);
   const std::vector<api::EndpointSlice> slices = {
       slice(R"({"metadata":{"name":"web-a","namespace":"shop",
@@ -68,12 +67,12 @@ TEST_CASE("a Service port per frontend, endpoints matched by port name across sl
 
 TEST_CASE("a port the slices do not name, or name with another protocol, has no endpoints",
           "[unit]") {
-  const auto ports = servicePorts(service(kWeb),
-                                  {slice(R"({"metadata":{"name":"s","namespace":"shop",
+  const auto ports =
+      servicePorts(service(kWeb), {slice(R"({"metadata":{"name":"s","namespace":"shop",
       "labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",
       "endpoints":[{"addresses":["10.244.1.5"]}],
       "ports":[{"name":"dns","port":53,"protocol":"TCP"},{"name":"other","port":1}]})")},
-                                  "node01");
+                   "node01");
   REQUIRE(ports.size() == 2);
   CHECK(ports[0].endpoints.empty());
   CHECK(ports[1].endpoints.empty());
@@ -82,15 +81,21 @@ TEST_CASE("a port the slices do not name, or name with another protocol, has no 
 TEST_CASE("headless, ExternalName and ClusterIP-less Services get no ClusterIP frontend",
           "[unit]") {
   CHECK(servicePorts(service(R"({"metadata":{"name":"h","namespace":"n"},
-    "spec":{"clusterIP":"None","ports":[{"port":80}]}})"), {}, "node01").empty());
+    "spec":{"clusterIP":"None","ports":[{"port":80}]}})"),
+                     {}, "node01")
+            .empty());
   CHECK(servicePorts(service(R"({"metadata":{"name":"e","namespace":"n"},
-    "spec":{"type":"ExternalName","externalName":"x.example","ports":[{"port":80}]}})"), {},
-                     "node01").empty());
+    "spec":{"type":"ExternalName","externalName":"x.example","ports":[{"port":80}]}})"),
+                     {}, "node01")
+            .empty());
   CHECK(servicePorts(service(R"({"metadata":{"name":"p","namespace":"n"},
-    "spec":{"ports":[{"port":80}]}})"), {}, "node01").empty());
+    "spec":{"ports":[{"port":80}]}})"),
+                     {}, "node01")
+            .empty());
   // A ClusterIP Service's nodePort field (left from a type change) is not served.
   const auto ports = servicePorts(service(R"({"metadata":{"name":"c","namespace":"n"},
-    "spec":{"clusterIP":"10.96.0.4","ports":[{"port":80,"nodePort":30001}]}})"), {}, "node01");
+    "spec":{"clusterIP":"10.96.0.4","ports":[{"port":80,"nodePort":30001}]}})"),
+                                  {}, "node01");
   REQUIRE(ports.size() == 1);
   CHECK(ports[0].nodePort == 0);
   CHECK_FALSE(ports[0].affinityTimeoutSeconds);
@@ -161,8 +166,8 @@ TEST_CASE("the nftables script replaces the table: DNAT, masquerade and the CIDR
   CHECK_THAT(script, !Catch::Contains("udp dport 30053 masquerade"));
   CHECK_THAT(script, Catch::Contains("type nat hook prerouting priority -100"));
   CHECK_THAT(script, Catch::Contains("type nat hook postrouting priority 100"));
-  CHECK_THAT(script, Catch::Contains(
-                         "ip daddr 10.96.0.0/12 meta l4proto tcp reject with tcp reset\n"));
+  CHECK_THAT(script,
+             Catch::Contains("ip daddr 10.96.0.0/12 meta l4proto tcp reject with tcp reset\n"));
   CHECK_THAT(script,
              Catch::Contains("ip daddr 10.96.0.0/12 reject with icmp type port-unreachable\n"));
   CHECK_THAT(script, Catch::Contains("oifname != \"sluice-gw0\" meta l4proto tcp reject"));
@@ -171,8 +176,48 @@ TEST_CASE("the nftables script replaces the table: DNAT, masquerade and the CIDR
              Catch::Contains("fib daddr type local ip daddr { 10.10.0.0/16, 192.168.0.0/24 } tcp "
                              "dport 30080 dnat to 169.254.0.252"));
   plan.enabled = false;
-  CHECK(renderServiceNftables(plan) ==
-        "add table ip sluice-proxy\ndelete table ip sluice-proxy\n");
+  CHECK(renderServiceNftables(plan) == "add table ip sluice-proxy\ndelete table ip sluice-proxy\n");
+}
+
+TEST_CASE("reserved group IDs are kept after a restart and never given twice", "[unit]") {
+  ServiceGroupAllocator ids(100);
+  CHECK(ids.reserve(frontend("n/a", "", 30080), {103, 105}));
+  CHECK_FALSE(ids.reserve(frontend("n/b", "", 0), {103, 0}));  // a's
+  CHECK_FALSE(ids.reserve(frontend("n/c", "", 0), {7, 0}));    // below the range
+  // The gaps below the reserved IDs are given out first.
+  CHECK(ids.assign(frontend("n/b", "", 0)).cluster == 100);
+  CHECK(ids.assign(frontend("n/c", "", 0)).cluster == 101);
+  CHECK(ids.assign(frontend("n/d", "", 0)).cluster == 102);
+  CHECK(ids.assign(frontend("n/e", "", 0)).cluster == 104);
+  CHECK(ids.assign(frontend("n/f", "", 0)).cluster == 106);
+  CHECK(ids.assign(frontend("n/a", "", 30080)).external == 105);
+}
+
+TEST_CASE("the services cache round-trips frontends and their group IDs", "[unit]") {
+  auto port = frontend("shop/web", "http", 30080);
+  port.protocol = features::ServiceProtocol::kUdp;
+  port.clusterIp = *parseIpv4("10.96.0.10");
+  port.port = 80;
+  port.externalLocal = true;
+  port.affinityTimeoutSeconds = 60;
+  port.endpoints = {{*parseIpv4("10.244.1.5"), 8080, true, true, false, true}};
+  const auto saved = servicePortsToJson({{"shop/web", {{port}, {{100, 101}}}}});
+  const auto loaded = servicePortsFromJson(saved);
+  REQUIRE(loaded.contains("shop/web"));
+  const auto& [ports, groups] = loaded.at("shop/web");
+  REQUIRE(ports.size() == 1);
+  CHECK(ports[0].service == "shop/web");
+  CHECK(ports[0].protocol == features::ServiceProtocol::kUdp);
+  CHECK(ports[0].clusterIp == port.clusterIp);
+  CHECK(ports[0].nodePort == 30080);
+  CHECK(ports[0].externalLocal);
+  CHECK(ports[0].affinityTimeoutSeconds == std::optional<std::uint32_t>(60));
+  REQUIRE(ports[0].endpoints.size() == 1);
+  CHECK(ports[0].endpoints[0].local);
+  CHECK(groups[0].cluster == 100);
+  CHECK(groups[0].external == 101);
+  CHECK(servicePortsFromJson(json::parse(R"({"a/b":[{"portName":1}],"c/d":3})")).empty());
+  CHECK(servicePortsFromJson(json(3)).empty());
 }
 
 }  // namespace

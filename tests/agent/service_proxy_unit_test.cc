@@ -2,6 +2,10 @@
 // bad input, and the owner dropped when the Service goes.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
+#include <unistd.h>
+
 #include "agent/service_proxy_unit.h"
 #include "fakes.h"
 
@@ -12,7 +16,9 @@ using nlohmann::json;
 
 class FakeServiceStore : public ServiceStore {
  public:
-  kube::ObjectPtr service(const std::string& key) const override { return find(servicesByKey, key); }
+  kube::ObjectPtr service(const std::string& key) const override {
+    return find(servicesByKey, key);
+  }
   std::vector<kube::ObjectPtr> services() const override { return all(servicesByKey); }
   kube::ObjectPtr slice(const std::string& key) const override { return find(slicesByKey, key); }
   std::vector<kube::ObjectPtr> slices() const override { return all(slicesByKey); }
@@ -60,7 +66,7 @@ struct ProxyFixture {
   int changes = 0;
   std::unique_ptr<ServiceProxyUnit> unit;
 
-  explicit ProxyFixture(bool enabled = true) {
+  explicit ProxyFixture(bool enabled = true, std::string cachePath = "") {
     ofrules::PipelineBuilder builder;
     features::declarePodNetworkTables(builder);
     features::declareEgressTables(builder);
@@ -80,7 +86,8 @@ struct ProxyFixture {
             [this](const json& object, const std::string& reason, const std::string& message) {
               events.push_back({kube::keyOf(object), reason, message});
             },
-        .onChanged = [this] { ++changes; }});
+        .onChanged = [this] { ++changes; },
+        .cachePath = std::move(cachePath)});
     unit->setStore(store);
   }
 };
@@ -94,8 +101,7 @@ const char* kWebSlice = R"({"metadata":{"name":"web-a","namespace":"shop",
                {"addresses":["10.244.2.5"],"nodeName":"node02"}],
   "ports":[{"name":"http","port":8080}]})";
 
-TEST_CASE("the proxy unit sets the node flows once and the node side without NodePorts",
-          "[unit]") {
+TEST_CASE("the proxy unit sets the node flows once and the node side without NodePorts", "[unit]") {
   ProxyFixture fixture;
   REQUIRE(fixture.unit->installNodeFlows().ok());
   CHECK(fixture.sink.owners.contains("proxy"));
@@ -202,8 +208,7 @@ TEST_CASE("group IDs of different Services never collide and freed ones are reus
   CHECK(fixture.unit->services().at("shop/cache").groups[0].cluster == dbId);
 }
 
-TEST_CASE("sliceServiceKey reads the label; a ClusterIP outside the CIDR names the fix",
-          "[unit]") {
+TEST_CASE("sliceServiceKey reads the label; a ClusterIP outside the CIDR names the fix", "[unit]") {
   CHECK(sliceServiceKey(json::parse(kWebSlice)) == "shop/web");
   CHECK(sliceServiceKey(json::parse(R"({"metadata":{"name":"s","namespace":"n"}})")).empty());
   CHECK(sliceServiceKey(json(1)).empty());
@@ -251,6 +256,39 @@ TEST_CASE("the services answer lists each frontend with its endpoints and groups
   CHECK(item["endpoints"][0]["ip"] == "10.244.1.5");
   CHECK(item["endpoints"][0]["local"] == true);
   CHECK(item["endpoints"][0].contains("usable"));  // usableEndpoints() decides (the feature)
+}
+
+TEST_CASE("a restarted unit restores its Services with the same groups, then corrects them",
+          "[unit]") {
+  char name[] = "/tmp/sl-svc-cache-XXXXXX";
+  const std::string dir = ::mkdtemp(name);
+  const auto path = dir + "/services-cache.json";
+  features::ServiceGroupIds before;
+  {
+    ProxyFixture first(true, path);
+    first.store.putService(kWeb);
+    first.store.putSlice(kWebSlice);
+    first.unit->reconcileAll();
+    before = first.unit->services().at("shop/web").groups[0];
+  }
+  REQUIRE(std::filesystem::exists(path));
+  ProxyFixture second(true, path);
+  second.unit->restoreFromCache();
+  CHECK(second.sink.owners.contains("service:shop/web"));
+  REQUIRE(second.unit->services().contains("shop/web"));
+  const auto& view = second.unit->services().at("shop/web");
+  CHECK(view.groups[0].cluster == before.cluster);
+  CHECK(view.groups[0].external == before.external);
+  CHECK(view.ports[0].endpoints.size() == 2);
+  CHECK(second.host.plans.back().nodePorts.size() == 1);
+  // The informers' first full pass: the Service is gone, and so are its flows and its cache entry.
+  second.unit->reconcileAll();
+  CHECK(second.unit->services().empty());
+  CHECK_FALSE(second.sink.owners.contains("service:shop/web"));
+  ProxyFixture third(true, path);
+  third.unit->restoreFromCache();
+  CHECK(third.unit->services().empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -51,9 +51,11 @@ TEST_CASE("a Service's defaults: TCP, targetPort = port, 10800 s affinity, Clust
 
 TEST_CASE("headless, ExternalName and IPv6-only Services have no IPv4 ClusterIP", "[unit]") {
   CHECK_FALSE(Service::decode(json::parse(R"({"metadata":{"name":"h","namespace":"n"},
-    "spec":{"clusterIP":"None","ports":[{"port":80}]}})")).clusterIp());
+    "spec":{"clusterIP":"None","ports":[{"port":80}]}})"))
+                  .clusterIp());
   CHECK_FALSE(Service::decode(json::parse(R"({"metadata":{"name":"e","namespace":"n"},
-    "spec":{"type":"ExternalName","externalName":"example.com"}})")).clusterIp());
+    "spec":{"type":"ExternalName","externalName":"example.com"}})"))
+                  .clusterIp());
   const auto dual = Service::decode(json::parse(R"({"metadata":{"name":"d","namespace":"n"},
     "spec":{"clusterIP":"fd00::10","clusterIPs":["fd00::10","10.96.0.7"]}})"));
   CHECK(dual.problems.empty());

@@ -141,7 +141,8 @@ TEST_CASE("No match and unknown text do not confuse the parser", "[unit]") {
 // A Service's select group in ofproto/trace, in the form OVS's xlate writes it ("group:N",
 // " -> using bucket B", "bucket B" and the bucket's actions). Written by hand from that format, as
 // the service flows are not on this branch yet; replace with a lab capture when they are.
-const char* kServiceTrace = R"(Flow: tcp,in_port=5,dl_src=02:11:22:33:44:55,nw_src=10.244.1.2,nw_dst=10.96.0.10,tp_dst=80
+const char* kServiceTrace =
+    R"(Flow: tcp,in_port=5,dl_src=02:11:22:33:44:55,nw_src=10.244.1.2,nw_dst=10.96.0.10,tp_dst=80
 
 bridge("br-int")
 ----------------

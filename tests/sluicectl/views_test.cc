@@ -283,8 +283,7 @@ TEST_CASE("get nodes rows: the controller's liveness joined with Node objects", 
         "node03   NotTracked   <never>       <none>        <none>\n");
 }
 
-TEST_CASE("get services: one row per Service port, usable endpoints, local ones marked",
-          "[unit]") {
+TEST_CASE("get services: one row per Service port, usable endpoints, local ones marked", "[unit]") {
   const auto answer = nlohmann::json::parse(R"({"proxy":true,"serviceCIDR":"10.96.0.0/12",
     "services":[
       {"service":"shop/web","port":"http","protocol":"tcp","clusterIP":"10.96.0.10",
@@ -313,8 +312,7 @@ TEST_CASE("get services: one row per Service port, usable endpoints, local ones 
   CHECK(wide.rows[0][7] == "Local");
   CHECK(wide.rows[0][8] == "ClientIP 60s");
   CHECK(wide.rows[0][9] == "65538");
-  CHECK(wide.rows[0][10] ==
-        "10.244.1.5:8080(local)[ready+serving],10.244.2.5:8080[not-ready]");
+  CHECK(wide.rows[0][10] == "10.244.1.5:8080(local)[ready+serving],10.244.2.5:8080[not-ready]");
 }
 
 }  // namespace

@@ -6,12 +6,9 @@ namespace sluice::agent::features {
 
 std::string_view protocolName(ServiceProtocol protocol) {
   switch (protocol) {
-    case ServiceProtocol::kTcp:
-      return "tcp";
-    case ServiceProtocol::kUdp:
-      return "udp";
-    case ServiceProtocol::kSctp:
-      return "sctp";
+    case ServiceProtocol::kTcp: return "tcp";
+    case ServiceProtocol::kUdp: return "udp";
+    case ServiceProtocol::kSctp: return "sctp";
   }
   return "tcp";
 }

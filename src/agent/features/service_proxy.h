@@ -51,9 +51,9 @@ struct ServicePort {
   ServiceProtocol protocol = ServiceProtocol::kTcp;
   Ipv4 clusterIp = 0;  // 0: headless or no ClusterIP; only the NodePort (if any) is served
   std::uint16_t port = 0;
-  std::uint16_t nodePort = 0;   // 0: none
-  bool internalLocal = false;   // internalTrafficPolicy: Local
-  bool externalLocal = false;   // externalTrafficPolicy: Local
+  std::uint16_t nodePort = 0;                           // 0: none
+  bool internalLocal = false;                           // internalTrafficPolicy: Local
+  bool externalLocal = false;                           // externalTrafficPolicy: Local
   std::optional<std::uint32_t> affinityTimeoutSeconds;  // sessionAffinity: ClientIP
   std::vector<ServiceEndpoint> endpoints;               // every endpoint, filtering is ours
 };
@@ -66,7 +66,7 @@ std::vector<ServiceEndpoint> usableEndpoints(const std::vector<ServiceEndpoint>&
 
 // Group IDs of one ServicePort, allocated by the unit (stable while the port exists).
 struct ServiceGroupIds {
-  std::uint32_t cluster = 0;  // ClusterIP traffic (internalTrafficPolicy applied)
+  std::uint32_t cluster = 0;   // ClusterIP traffic (internalTrafficPolicy applied)
   std::uint32_t external = 0;  // NodePort traffic (externalTrafficPolicy applied); 0 if no NodePort
 };
 
