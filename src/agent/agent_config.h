@@ -14,9 +14,10 @@ namespace sluice::agent {
 
 enum class DatapathType { kSystem, kNetdev };
 
-// The `proxy` section: Sluice's own Service proxy (on by default) or kube-proxy's.
+// Sluice's own Service proxy (on by default) or kube-proxy's: keys serviceProxy, serviceCIDR,
+// nodePortAddresses.
 struct ProxySettings {
-  bool enabled = true;  // false: kube-proxy serves Services
+  bool enabled = true;  // key serviceProxy; false: kube-proxy serves Services
   // kube-apiserver's --service-cluster-ip-range. It cannot be read from the API; the default is
   // kubeadm's. The agent checks every ClusterIP it sees against it and warns when one is outside.
   Cidr serviceCidr = parseCidr("10.96.0.0/12").value_or(Cidr{});

@@ -40,7 +40,7 @@ std::string serviceCidrMismatch(const Cidr& serviceCidr, bool configured, Ipv4 c
   return "Service " + service + " has ClusterIP " + formatIpv4(clusterIp) +
          ", outside the Service CIDR " + serviceCidr.toString() +
          (configured ? " set" : " assumed (the default)") +
-         " in sluice-agent.conf; set proxy.serviceCIDR to kube-apiserver's "
+         " in sluice-agent.conf; set serviceCIDR to kube-apiserver's "
          "--service-cluster-ip-range";
 }
 
@@ -104,7 +104,7 @@ Result<void> ServiceProxyUnit::installNodeFlows() {
                              << "; Service CIDR " << deps_.config.serviceCidr.toString()
                              << (deps_.serviceCidrConfigured ? " (configured)"
                                                              : " (the default; set "
-                                                               "proxy.serviceCIDR if it differs)");
+                                                               "serviceCIDR if it differs)");
   auto flows = features::proxyNodeFlows(deps_.pipeline, deps_.network, deps_.config);
   if (!flows) return flows.error();
   if (auto set = deps_.integration.setFlows(kProxyOwner, *flows); !set) return set;

@@ -248,7 +248,7 @@ Result<std::string> getServices(const GlobalOptions& options, const GetServices&
   if (!answer) return answer.error();
   if (!answer->value("proxy", true))
     return std::string(
-        "kube-proxy serves Services on this node (proxy.enabled is false in sluice-agent.conf); "
+        "kube-proxy serves Services on this node (serviceProxy is false in sluice-agent.conf); "
         "Sluice only hands Service traffic to the node.\n");
   const auto items = serviceItems(*answer, command.name);
   if (command.name && items.empty())

@@ -74,7 +74,7 @@ TEST_CASE("bad agent config names the key and the fix", "[unit]") {
 namespace sluice::agent {
 namespace {
 
-TEST_CASE("the proxy section: on by default with kubeadm's Service CIDR", "[unit]") {
+TEST_CASE("the Service proxy: on by default with kubeadm's Service CIDR", "[unit]") {
   const auto defaults = parseAgentConfig("", "node01");
   REQUIRE(defaults);
   CHECK(defaults->proxy.enabled);
@@ -82,8 +82,7 @@ TEST_CASE("the proxy section: on by default with kubeadm's Service CIDR", "[unit
   CHECK_FALSE(defaults->proxy.serviceCidrConfigured);
   CHECK(defaults->proxy.nodePortAddresses.empty());
   const auto set = parseAgentConfig(
-      "proxy:\n  enabled: false\n  serviceCIDR: 10.100.0.0/16\n  nodePortAddresses: "
-      "[10.10.0.0/16]\n",
+      "serviceProxy: false\nserviceCIDR: 10.100.0.0/16\nnodePortAddresses: [10.10.0.0/16]\n",
       "node01");
   REQUIRE(set);
   CHECK_FALSE(set->proxy.enabled);
@@ -92,21 +91,21 @@ TEST_CASE("the proxy section: on by default with kubeadm's Service CIDR", "[unit
   CHECK(set->proxy.nodePortAddresses == std::vector<Cidr>{*parseCidr("10.10.0.0/16")});
 }
 
-TEST_CASE("a bad proxy setting is an error naming the field and the fix", "[unit]") {
-  const auto cidr = parseAgentConfig("proxy:\n  serviceCIDR: 10.96.0.1/12\n", "node01");
+TEST_CASE("a bad Service proxy setting is an error naming the field and the fix", "[unit]") {
+  const auto cidr = parseAgentConfig("serviceCIDR: 10.96.0.1/12\n", "node01");
   REQUIRE_FALSE(cidr);
-  CHECK_THAT(cidr.error().message, Catch::Contains("proxy: serviceCIDR"));
+  CHECK_THAT(cidr.error().message, Catch::Contains("serviceCIDR: "));
   CHECK_THAT(cidr.error().message, Catch::Contains("--service-cluster-ip-range"));
-  const auto garbage = parseAgentConfig("proxy:\n  serviceCIDR: ten\n", "node01");
+  const auto garbage = parseAgentConfig("serviceCIDR: ten\n", "node01");
   REQUIRE_FALSE(garbage);
   CHECK_THAT(garbage.error().message, Catch::Contains("serviceCIDR"));
-  const auto unknown = parseAgentConfig("proxy:\n  proxyAll: true\n", "node01");
-  REQUIRE_FALSE(unknown);
-  CHECK_THAT(unknown.error().message, Catch::Contains("known keys are enabled"));
-  const auto addresses = parseAgentConfig("proxy:\n  nodePortAddresses: [x]\n", "node01");
+  const auto enabled = parseAgentConfig("serviceProxy: maybe\n", "node01");
+  REQUIRE_FALSE(enabled);
+  CHECK_THAT(enabled.error().message, Catch::Contains("serviceProxy: must be true"));
+  const auto addresses = parseAgentConfig("nodePortAddresses: [x]\n", "node01");
   REQUIRE_FALSE(addresses);
-  CHECK_THAT(addresses.error().message, Catch::Contains("nodePortAddresses[0]"));
-  CHECK_FALSE(parseAgentConfig("proxy: true\n", "node01"));
+  CHECK_THAT(addresses.error().message, Catch::Contains("nodePortAddresses: entry 0"));
+  CHECK_FALSE(parseAgentConfig("nodePortAddresses: 10.0.0.0/8\n", "node01"));
 }
 
 }  // namespace

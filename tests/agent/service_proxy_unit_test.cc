@@ -215,7 +215,7 @@ TEST_CASE("sliceServiceKey reads the label; a ClusterIP outside the CIDR names t
   const auto cidr = *parseCidr("10.96.0.0/12");
   CHECK(serviceCidrMismatch(cidr, false, *parseIpv4("10.96.0.10"), "n/a").empty());
   CHECK_THAT(serviceCidrMismatch(cidr, false, *parseIpv4("10.200.0.10"), "n/a"),
-             Catch::Contains("set proxy.serviceCIDR"));
+             Catch::Contains("set serviceCIDR"));
 }
 
 }  // namespace
