@@ -40,8 +40,8 @@ Agent::~Agent() {
   if (egressArp_) egressArp_->stop();  // its callback posts to the loop
   if (fencing_) fencing_->stop();
   cniServer_.reset();
-  for (auto* informer :
-       {nodeInformer_.get(), egressInformer_.get(), namespaceInformer_.get(), podInformer_.get()})
+  for (auto* informer : {nodeInformer_.get(), egressInformer_.get(), namespaceInformer_.get(),
+                         podInformer_.get(), serviceInformer_.get(), sliceInformer_.get()})
     if (informer) informer->stop();  // their handlers queue into the units
 }
 
@@ -118,6 +118,7 @@ Result<void> Agent::createSyncers() {
   ofrules::PipelineBuilder builder;
   features::declarePodNetworkTables(builder);
   features::declareEgressTables(builder);
+  features::declareServiceTables(builder);
   pipeline_ = builder.build();
   physicalPipeline_ = builder.build(ofrules::Bridge::kPhysical);
 
@@ -158,6 +159,10 @@ void Agent::createInformers() {
   podInformer_ = make({.resource = kube::resources::kPods,
                        .fieldSelector = "spec.nodeName=" + config_.nodeName,
                        .backoff = kInformerBackoff});
+  if (!config_.proxy.enabled) return;  // kube-proxy watches Services, not us
+  serviceInformer_ = make({.resource = kube::resources::kServices, .backoff = kInformerBackoff});
+  sliceInformer_ =
+      make({.resource = kube::resources::kEndpointSlices, .backoff = kInformerBackoff});
 }
 
 void Agent::createUnits() {
@@ -188,6 +193,26 @@ void Agent::createUnits() {
                                     .integration = *integrationSink_,
                                     .cache = cache_,
                                     .host = *nodeHost_});
+  serviceProxy_ = std::make_unique<ServiceProxyUnit>(ServiceProxyUnit::Dependencies{
+      .loop = loop_,
+      .pipeline = pipeline_,
+      .network = bootstrap_.network,
+      .integration = *integrationSink_,
+      .host = *serviceHost_,
+      .config = {.enabled = config_.proxy.enabled, .serviceCidr = config_.proxy.serviceCidr},
+      .nodePortAddresses = config_.proxy.nodePortAddresses,
+      .serviceCidrConfigured = config_.proxy.serviceCidrConfigured,
+      .gateway = config_.gatewayInterface,
+      .recordProblem =
+          [this](const nlohmann::json& object, const std::string& reason,
+                 const std::string& message) {
+            if (events_) events_->record(object, kube::EventType::kWarning, reason, message);
+          },
+      .onChanged =
+          [this] {
+            metrics_->setServices(serviceProxy_->services().size(), serviceProxy_->endpointCount());
+          },
+      .cachePath = config_.stateDir + "/services-cache.json"});
   egressArp_ = std::make_unique<PhysicalBridgeArp>(PhysicalBridgeArpOptions{
       .bridge = netdev ? config_.physicalBridge : "",
       .nodeIp = bootstrap_.network.nodeIp,
@@ -307,6 +332,29 @@ void Agent::startEgress() {
   fencing_->start();
 }
 
+void Agent::startServices() {
+  if (!serviceInformer_) return;  // the proxy is off
+  serviceProxy_->watch(*serviceInformer_, *sliceInformer_);
+  serviceInformer_->start();
+  sliceInformer_->start();
+  // Services are reconciled as informer events come; once both informers have synced, a full
+  // pass also drops the owners of Services deleted while the agent was away.
+  reconcileServicesOnceSynced(std::chrono::steady_clock::now() + 30s);
+}
+
+void Agent::reconcileServicesOnceSynced(std::chrono::steady_clock::time_point warnAt) {
+  if (serviceInformer_->hasSynced() && sliceInformer_->hasSynced()) {
+    serviceProxy_->reconcileAll();
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= warnAt)
+    SLUICE_LOG(kWarning, "proxy") << "Services or EndpointSlices not synced after 30 s; serving "
+                                     "what arrives as it arrives";
+  const auto next = now >= warnAt ? now + 24h : warnAt;  // warn once
+  loop_.postAt(now + 100ms, [this, next] { reconcileServicesOnceSynced(next); });
+}
+
 Result<void> Agent::run() {
   if (auto served = startObservability(); !served) return served;
   auto cluster = kube::loadDefaultConfig(config_.kubeconfig);
@@ -322,6 +370,9 @@ Result<void> Agent::run() {
   auto guard = IngressGuard::create();
   if (!guard) return guard.error();
   guard_ = std::move(*guard);
+  auto serviceHost = NodeServiceHost::create();
+  if (!serviceHost) return serviceHost.error();
+  serviceHost_ = std::move(*serviceHost);
   auto bootstrap = bootstrapNode(config_, *identity, *ovsdb_, *guard_);
   if (!bootstrap) return bootstrap.error();
   bootstrap_ = *bootstrap;
@@ -330,9 +381,11 @@ Result<void> Agent::run() {
   createInformers();
   createUnits();
   if (auto installed = remoteNodes_->installNodeFlows(); !installed) return installed;
+  if (auto installed = serviceProxy_->installNodeFlows(); !installed) return installed;
   podNetwork_->restore();
   remoteNodes_->restoreFromCache();
   egress_->restoreFromCache();
+  serviceProxy_->restoreFromCache();
 
   // The first install: the node's flows, its pods and the remote nodes it knew. Only then may the
   // switch leave flow-restore-wait, so it never forwards with an empty table; and only then can
@@ -355,6 +408,7 @@ Result<void> Agent::run() {
   if (tunnelNeighbours_)
     loop_.every(kNeighbourRefresh, [this] { tunnelNeighbours_->refreshAll(); });
   startEgress();
+  startServices();
   ready_ = true;
   SLUICE_LOG(kInfo, "agent") << "ready: " << podNetwork_->pods().size() << " pods, "
                              << remoteNodes_->nodes().size() << " remote nodes, CNI on "

@@ -1,6 +1,7 @@
 // Agent: sluice-agent's wiring. It connects to OVS and the API server, bootstraps the node, makes
-// the feature units (pod network, remote nodes, egress) with their dependencies, starts the
-// informers that feed them, serves CNI, and runs the TaskLoop on which all OVS work happens.
+// the feature units (pod network, remote nodes, egress, service proxy) with their dependencies,
+// starts the informers that feed them, serves CNI, and runs the TaskLoop on which all OVS work
+// happens.
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,8 @@
 #include "agent/pod_ports.h"
 #include "agent/remote_node_host.h"
 #include "agent/remote_nodes_unit.h"
+#include "agent/service_host.h"
+#include "agent/service_proxy_unit.h"
 #include "agent/task_loop.h"
 #include "agent/tunnel_neighbours.h"
 #include "common/http_server.h"
@@ -71,6 +74,8 @@ class Agent : public PodDatapath {
   void createInformers();
   Result<void> startServingCni();
   void startEgress();
+  void startServices();
+  void reconcileServicesOnceSynced(std::chrono::steady_clock::time_point warnAt);
   void applyTcpSequenceCheckSetting();
   void pollOvs();
   void waitForPodObject(const PodAttachment& attachment) const;
@@ -105,6 +110,8 @@ class Agent : public PodDatapath {
   std::unique_ptr<kube::Informer> egressInformer_;
   std::unique_ptr<kube::Informer> namespaceInformer_;
   std::unique_ptr<kube::Informer> podInformer_;
+  std::unique_ptr<kube::Informer> serviceInformer_;  // null with the proxy off
+  std::unique_ptr<kube::Informer> sliceInformer_;
   std::unique_ptr<AgentEvents> events_;
   std::unique_ptr<PodPorts> podPorts_;
   std::unique_ptr<KernelNeighbourTable> kernelNeighbours_;
@@ -115,6 +122,8 @@ class Agent : public PodDatapath {
   std::unique_ptr<PhysicalBridgeArp> egressArp_;
   std::unique_ptr<EgressFencing> fencing_;
   std::unique_ptr<EgressUnit> egress_;
+  std::unique_ptr<ServiceHost> serviceHost_;
+  std::unique_ptr<ServiceProxyUnit> serviceProxy_;
   std::unique_ptr<CniService> cniService_;
   std::unique_ptr<CniServer> cniServer_;
   std::atomic<bool> ready_{false};

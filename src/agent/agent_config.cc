@@ -59,6 +59,34 @@ Setter boolField(bool AgentConfig::*member) {
   };
 }
 
+// The Service proxy's keys (flat, like the rest of the file).
+Result<void> serviceCidrField(const YAML::Node& node, AgentConfig& config) {
+  const auto text = node.IsScalar() ? node.as<std::string>() : std::string();
+  auto cidr = parseCidrOrError(text);
+  if (!cidr)
+    return makeError(cidr.error().message +
+                     "; set it to kube-apiserver's --service-cluster-ip-range, such as "
+                     "10.96.0.0/12");
+  config.proxy.serviceCidr = *cidr;
+  config.proxy.serviceCidrConfigured = true;
+  return {};
+}
+
+Result<void> nodePortAddressesField(const YAML::Node& node, AgentConfig& config) {
+  if (!node.IsSequence())
+    return makeError("must be a list of CIDRs such as [10.10.0.0/16] (empty: the node IP)");
+  config.proxy.nodePortAddresses.clear();
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const auto text = node[i].IsScalar() ? node[i].as<std::string>() : std::string();
+    auto cidr = parseCidrOrError(text);
+    if (!cidr)
+      return makeError("entry " + std::to_string(i) + ": " + cidr.error().message +
+                       "; use a CIDR such as 10.10.0.0/16");
+    config.proxy.nodePortAddresses.push_back(*cidr);
+  }
+  return {};
+}
+
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> kSetters = {
       {"ovsDatapathType",
@@ -106,6 +134,16 @@ const std::map<std::string, Setter>& setters() {
       {"disableConntrackTcpSequenceCheck",
        boolField(&AgentConfig::disableConntrackTcpSequenceCheck)},
       {"listenAddress", stringField(&AgentConfig::listenAddress)},
+      {"serviceProxy",
+       [](const YAML::Node& node, AgentConfig& config) -> Result<void> {
+         bool enabled = false;
+         if (!node.IsScalar() || !YAML::convert<bool>::decode(node, enabled))
+           return makeError("must be true (Sluice serves Services) or false (kube-proxy does)");
+         config.proxy.enabled = enabled;
+         return {};
+       }},
+      {"serviceCIDR", serviceCidrField},
+      {"nodePortAddresses", nodePortAddressesField},
       {"logLevel",
        [](const YAML::Node& node, AgentConfig& config) -> Result<void> {
          const auto value = node.IsScalar() ? node.as<std::string>() : std::string();

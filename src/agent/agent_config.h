@@ -5,12 +5,26 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "common/ipv4.h"
 #include "common/result.h"
 
 namespace sluice::agent {
 
 enum class DatapathType { kSystem, kNetdev };
+
+// Sluice's own Service proxy (on by default) or kube-proxy's: keys serviceProxy, serviceCIDR,
+// nodePortAddresses.
+struct ProxySettings {
+  bool enabled = true;  // key serviceProxy; false: kube-proxy serves Services
+  // kube-apiserver's --service-cluster-ip-range. It cannot be read from the API; the default is
+  // kubeadm's. The agent checks every ClusterIP it sees against it and warns when one is outside.
+  Cidr serviceCidr = parseCidr("10.96.0.0/12").value_or(Cidr{});
+  bool serviceCidrConfigured = false;  // false: the default above
+  // Where NodePorts answer: this node's addresses in these CIDRs; empty: the node IP only.
+  std::vector<Cidr> nodePortAddresses;
+};
 
 struct AgentConfig {
   std::string nodeName;  // from NODE_NAME
@@ -35,6 +49,7 @@ struct AgentConfig {
   bool disableConntrackTcpSequenceCheck = true;
   std::string listenAddress = "127.0.0.1:10350";  // /metrics, /healthz, /readyz
   std::string logLevel = "info";
+  ProxySettings proxy;
 
   std::string ovsdbRemote() const { return "unix:" + ovsRunDir + "/db.sock"; }
   std::string bridgeTarget(const std::string& bridge) const {

@@ -77,6 +77,18 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<prometheus::Registry>(
                     .Help("Pods attached to OVS on this node")
                     .Register(registry)
                     .Add({});
+  services_ = &BuildGauge()
+                   .Name("sluice_agent_services")
+                   .Help("Services this node's proxy serves (0 when kube-proxy serves them)")
+                   .Register(registry)
+                   .Add({});
+  serviceEndpoints_ = &BuildGauge()
+                           .Name("sluice_agent_service_endpoints")
+                           .Help(
+                               "Endpoints of the Service ports this node's proxy serves, each "
+                               "endpoint of each port once")
+                           .Register(registry)
+                           .Add({});
   egressIpsOwned_ = &BuildGauge()
                          .Name("sluice_agent_egress_ips_owned")
                          .Help("Egress IPs this node holds now (SNAT and ARP)")

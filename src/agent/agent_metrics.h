@@ -71,6 +71,12 @@ class AgentMetrics {
   // Installed flows by table name; tables absent from `byTable` drop to 0.
   void setFlowCounts(const std::string& bridge, const std::map<std::string, std::size_t>& byTable);
   void setLocalPods(std::size_t count) { localPods_->Set(static_cast<double>(count)); }
+  // After every service reconcile: the Services this node's proxy serves, and their endpoints
+  // (each endpoint of each Service port once).
+  void setServices(std::size_t services, std::size_t endpoints) {
+    services_->Set(static_cast<double>(services));
+    serviceEndpoints_->Set(static_cast<double>(endpoints));
+  }
   void setFenced(bool fenced) { fenced_->Set(fenced ? 1 : 0); }
   // After every egress reconcile, with the IPs this node now holds.
   void observeHeldEgressIps(const std::set<Ipv4>& held);
@@ -92,6 +98,8 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>* reconnects_;
   prometheus::Gauge* ovsConnectedGauge_;
   prometheus::Gauge* localPods_;
+  prometheus::Gauge* services_;
+  prometheus::Gauge* serviceEndpoints_;
   prometheus::Gauge* egressIpsOwned_;
   prometheus::Counter* takeovers_;
   prometheus::Counter* releases_;

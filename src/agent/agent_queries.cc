@@ -26,7 +26,7 @@ json ownerEntry(const std::string& key, const std::string& display) {
 
 Result<json> Agent::answerQuery(const json& query) {
   if (!query.is_object() || !query.contains("kind") || !query["kind"].is_string())
-    return makeError("a query needs a \"kind\": status or flows");
+    return makeError("a query needs a \"kind\": status, flows or services");
   const auto kind = query["kind"].get<std::string>();
   if (!ready_) return makeError("the agent is still starting; ask again in a moment");
   if (kind == "status") return loop_.call([this] { return statusAnswer(); });
@@ -53,7 +53,13 @@ Result<json> Agent::answerQuery(const json& query) {
       return json{{"bridge", bridge}, {"flows", list}};
     });
   }
-  return makeError("unknown query kind \"" + kind + "\"; the agent answers status and flows");
+  if (kind == "services")
+    return loop_.call([this] {
+      return servicesAnswer(serviceProxy_->services(), {.enabled = config_.proxy.enabled,
+                                                        .serviceCidr = config_.proxy.serviceCidr});
+    });
+  return makeError("unknown query kind \"" + kind +
+                   "\"; the agent answers status, flows and services");
 }
 
 json Agent::statusAnswer() const {
@@ -69,6 +75,9 @@ json Agent::statusAnswer() const {
                              ownerEntry("tunnel", "tunnel"), ownerEntry("br-phy", "br-phy")});
   for (const auto& [name, node] : remoteNodes_->nodes())
     owners.push_back(ownerEntry("node:" + name, "node/" + name));
+  owners.push_back(ownerEntry("proxy", "proxy"));
+  for (const auto& [key, view] : serviceProxy_->services())
+    owners.push_back(ownerEntry(features::serviceOwner(key), "service/" + key));
   const auto& lastInputs = egress_->lastInputs();
   json pods = json::array();
   for (const auto& [owner, local] : podNetwork_->pods()) {

@@ -1,4 +1,5 @@
-// FlowSink: the flow syncer as a feature unit sees it: set an owner's flows, drop an owner, send.
+// FlowSink: the flow syncer as a feature unit sees it: set an owner's flows and groups, drop an
+// owner, send.
 // SyncerFlowSink adapts ofrules::FlowSyncer; tests use a fake (tests/agent/fakes.h).
 #pragma once
 
@@ -17,6 +18,10 @@ class FlowSink {
   // Replaces the owner's desired flows (see FlowSyncer::setFlows).
   [[nodiscard]] virtual Result<void> setFlows(const std::string& owner,
                                               const std::vector<ofrules::Flow>& flows) = 0;
+  // Replaces the owner's desired groups, keyed by group id (see FlowSyncer::setGroups).
+  [[nodiscard]] virtual Result<void> setGroups(const std::string& owner,
+                                               const std::vector<ofrules::Group>& groups) = 0;
+  // Drops the owner's flows and groups.
   virtual void deleteOwner(const std::string& owner) = 0;
   // Sends what changed to the switch.
   [[nodiscard]] virtual Result<void> sync() = 0;
@@ -28,6 +33,10 @@ class SyncerFlowSink : public FlowSink {
   Result<void> setFlows(const std::string& owner,
                         const std::vector<ofrules::Flow>& flows) override {
     return syncer_.setFlows(owner, flows);
+  }
+  Result<void> setGroups(const std::string& owner,
+                         const std::vector<ofrules::Group>& groups) override {
+    return syncer_.setGroups(owner, groups);
   }
   void deleteOwner(const std::string& owner) override { syncer_.deleteOwner(owner); }
   Result<void> sync() override { return syncer_.sync(); }

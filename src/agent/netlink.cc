@@ -309,6 +309,73 @@ Result<void> replaceRoute(const RouteInfo& info) {
   return {};
 }
 
+Result<void> deleteRoute(const RouteInfo& info) {
+  auto socket = connectRoute();
+  if (!socket) return socket.error();
+  auto device = kernelLink(socket->get(), info.link);
+  if (!device) return {};  // no link, no route through it
+  auto address = parse(info.destination.toString(), AF_INET);
+  if (!address) return address.error();
+  std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> route(rtnl_route_alloc(), rtnl_route_put);
+  rtnl_route_set_family(route.get(), AF_INET);
+  rtnl_route_set_dst(route.get(), address->get());
+  rtnl_nexthop* hop = rtnl_route_nh_alloc();
+  rtnl_route_nh_set_ifindex(hop, rtnl_link_get_ifindex(device->get()));
+  if (info.gateway) {
+    auto gateway = parse(formatIpv4(*info.gateway), AF_INET);
+    if (!gateway) {
+      rtnl_route_nh_free(hop);
+      return gateway.error();
+    }
+    rtnl_route_nh_set_gateway(hop, gateway->get());
+  }
+  if (info.onlink) rtnl_route_nh_set_flags(hop, RTNH_F_ONLINK);
+  rtnl_route_add_nexthop(route.get(), hop);
+  if (int error = rtnl_route_delete(socket->get(), route.get(), 0);
+      error < 0 && error != -NLE_OBJ_NOTFOUND)
+    return makeError("cannot delete the route to " + info.destination.toString() + " via " +
+                     info.link + ": " + nlError(error));
+  return {};
+}
+
+Result<void> replaceNeighbour(const std::string& link, Ipv4 ip, const std::string& mac) {
+  auto socket = connectRoute();
+  if (!socket) return socket.error();
+  auto device = kernelLink(socket->get(), link);
+  if (!device) return device.error();
+  auto address = parse(formatIpv4(ip), AF_INET);
+  if (!address) return address.error();
+  auto lladdr = parse(mac, AF_LLC);
+  if (!lladdr) return lladdr.error();
+  std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> neighbour(rtnl_neigh_alloc(), rtnl_neigh_put);
+  rtnl_neigh_set_ifindex(neighbour.get(), rtnl_link_get_ifindex(device->get()));
+  rtnl_neigh_set_dst(neighbour.get(), address->get());
+  rtnl_neigh_set_lladdr(neighbour.get(), lladdr->get());
+  rtnl_neigh_set_state(neighbour.get(), NUD_PERMANENT);
+  if (int error = rtnl_neigh_add(socket->get(), neighbour.get(), NLM_F_CREATE | NLM_F_REPLACE);
+      error < 0)
+    return makeError("cannot set the neighbour " + formatIpv4(ip) + " lladdr " + mac + " on " +
+                     link + ": " + nlError(error));
+  return {};
+}
+
+Result<void> deleteNeighbour(const std::string& link, Ipv4 ip) {
+  auto socket = connectRoute();
+  if (!socket) return socket.error();
+  auto device = kernelLink(socket->get(), link);
+  if (!device) return {};
+  auto address = parse(formatIpv4(ip), AF_INET);
+  if (!address) return address.error();
+  std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> neighbour(rtnl_neigh_alloc(), rtnl_neigh_put);
+  rtnl_neigh_set_ifindex(neighbour.get(), rtnl_link_get_ifindex(device->get()));
+  rtnl_neigh_set_dst(neighbour.get(), address->get());
+  if (int error = rtnl_neigh_delete(socket->get(), neighbour.get(), 0);
+      error < 0 && error != -NLE_OBJ_NOTFOUND)
+    return makeError("cannot delete the neighbour " + formatIpv4(ip) + " on " + link + ": " +
+                     nlError(error));
+  return {};
+}
+
 Result<void> createVeth(const std::string& name, const std::string& peerName, int peerNetnsFd,
                         int mtu) {
   auto socket = connectRoute();

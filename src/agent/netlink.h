@@ -66,6 +66,13 @@ Result<void> deleteAddress(const std::string& link, Ipv4 ip, int prefixLength);
 Result<std::optional<MacAddress>> neighbourMac(const std::string& link, Ipv4 ip);
 // Creates or replaces the route to `destination`.
 Result<void> replaceRoute(const RouteInfo& route);
+// Deletes the route as replaceRoute made it (destination, link, gateway, onlink); a missing route
+// or link is fine.
+Result<void> deleteRoute(const RouteInfo& route);
+// Creates or replaces a permanent neighbour entry (ip lladdr MAC nud permanent).
+Result<void> replaceNeighbour(const std::string& link, Ipv4 ip, const std::string& mac);
+// Deletes the neighbour entry; a missing one (or a missing link) is fine.
+Result<void> deleteNeighbour(const std::string& link, Ipv4 ip);
 
 // Creates a veth pair; the peer goes straight into the namespace behind `peerNetnsFd`.
 Result<void> createVeth(const std::string& name, const std::string& peerName, int peerNetnsFd,

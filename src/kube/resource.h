@@ -27,6 +27,9 @@ inline const ResourceRef kPods{"", "v1", "pods", true, "Pod"};
 inline const ResourceRef kNodes{"", "v1", "nodes", false, "Node"};
 inline const ResourceRef kNamespaces{"", "v1", "namespaces", false, "Namespace"};
 inline const ResourceRef kEvents{"", "v1", "events", true, "Event"};
+inline const ResourceRef kServices{"", "v1", "services", true, "Service"};
+inline const ResourceRef kEndpointSlices{"discovery.k8s.io", "v1", "endpointslices", true,
+                                         "EndpointSlice"};
 inline const ResourceRef kLeases{"coordination.k8s.io", "v1", "leases", true, "Lease"};
 inline const ResourceRef kEgresses{"crd.antrea.io", "v1beta1", "egresses", false, "Egress"};
 inline const ResourceRef kExternalIpPools{"crd.antrea.io", "v1beta1", "externalippools", false,

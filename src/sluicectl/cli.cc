@@ -70,14 +70,18 @@ std::string usage() {
 usage: sluicectl [GLOBAL OPTIONS] COMMAND [OPTIONS]
 
 commands:
-  get ovsflows [-T TABLE] [-p NS/POD] [--egress NAME] [--bridge BRIDGE]
+  get ovsflows [-T TABLE] [-p NS/POD] [--egress NAME] [-S NS/SERVICE] [--bridge BRIDGE]
                        this node's OpenFlow flows with table names and decoded cookies
+  get services [NS/NAME]
+                       Services as this node's proxy serves them: ports, ClusterIP, NodePort,
+                       policies, affinity, endpoints (local ones marked), group IDs
   get egress [NAME]    Egresses: IPs, nodes, the pods they select on this node, state
   get pools [NAME]     ExternalIPPools and their usage
   get nodes            node liveness as sluice-controller sees it
   trace --pod NS/POD --dst IP [--proto icmp|udp|tcp] [--dport N] [--no-follow]
-                       where a packet from a local pod goes: tables, output, SNAT (ofproto/trace),
-                       followed through the tunnel to the egress node when its agent is reachable
+                       where a packet from a local pod goes: tables, a Service's load balancing
+                       (group, bucket, endpoint), output, SNAT (ofproto/trace), followed through
+                       the tunnel to the egress node when its agent is reachable
 
 global options:
   -o, --output json|yaml|wide   output format of get (default: a table)
@@ -118,7 +122,7 @@ Result<Invocation> parseArguments(const std::vector<std::string>& arguments,
   std::vector<std::string> words;  // the command and its positional arguments
   std::optional<GetFlows> flows;
   std::optional<Trace> trace;
-  std::optional<std::string> pod, table, egress, bridge, destination, protocol, port;
+  std::optional<std::string> pod, table, egress, service, bridge, destination, protocol, port;
   bool noFollow = false;
   while (!cursor.done()) {
     const auto& argument = cursor.peek();
@@ -149,6 +153,7 @@ Result<Invocation> parseArguments(const std::vector<std::string>& arguments,
         {{"--table", "-T"}, &table},
         {{"--pod", "-p"}, &pod},
         {{"--egress"}, &egress},
+        {{"--service", "-S"}, &service},
         {{"--bridge"}, &bridge},
         {{"--dst", "--destination"}, &destination},
         {{"--proto", "--protocol"}, &protocol},
@@ -180,8 +185,8 @@ Result<Invocation> parseArguments(const std::vector<std::string>& arguments,
 
   if (words.empty()) return makeError("no command given; see sluicectl --help");
   const auto rejectFlowOptions = [&](const std::string& command) -> Result<void> {
-    if (table || egress || bridge)
-      return makeError("-T, --egress and --bridge belong to get ovsflows, not " + command);
+    if (table || egress || service || bridge)
+      return makeError("-T, --egress, -S and --bridge belong to get ovsflows, not " + command);
     return {};
   };
   const auto rejectTraceOptions = [&](const std::string& command) -> Result<void> {
@@ -190,7 +195,8 @@ Result<Invocation> parseArguments(const std::vector<std::string>& arguments,
     return {};
   };
   if (words[0] == "get") {
-    if (words.size() < 2) return makeError("get what? sluicectl get ovsflows|egress|pools|nodes");
+    if (words.size() < 2)
+      return makeError("get what? sluicectl get ovsflows|egress|pools|nodes|services");
     const auto& what = words[1];
     if (auto rejected = rejectTraceOptions("get " + what); !rejected) return rejected.error();
     const bool isFlows = what == "ovsflows" || what == "ovsflow" || what == "of";
@@ -203,10 +209,14 @@ Result<Invocation> parseArguments(const std::vector<std::string>& arguments,
     if (words.size() > 3 || (isFlows && name) || (what == "nodes" && name))
       return makeError("too many arguments to get " + what + ": " + words.back());
     if (isFlows) {
-      GetFlows command{table, pod, egress, bridge.value_or("")};
+      GetFlows command{table, pod, egress, service, bridge.value_or("")};
       if (pod) {
         if (auto reference = parsePodReference(*pod); !reference) return reference.error();
       }
+      if (service && service->find('/') == std::string::npos)
+        return makeError("-S " + *service +
+                         ": write the Service as NAMESPACE/NAME, e.g. "
+                         "default/kubernetes");
       invocation.command = command;
     } else if (what == "egress" || what == "egresses" || what == "eg") {
       invocation.command = GetEgress{name};
@@ -214,8 +224,11 @@ Result<Invocation> parseArguments(const std::vector<std::string>& arguments,
       invocation.command = GetPools{name};
     } else if (what == "nodes" || what == "node") {
       invocation.command = GetNodes{};
+    } else if (what == "services" || what == "service" || what == "svc") {
+      invocation.command = GetServices{name};
     } else {
-      return makeError("get " + what + ": unknown resource; use ovsflows, egress, pools or nodes");
+      return makeError("get " + what +
+                       ": unknown resource; use ovsflows, egress, pools, nodes or services");
     }
     return invocation;
   }

@@ -28,7 +28,8 @@ struct GetFlows {
   std::optional<std::string> table;  // a table name (or number)
   std::optional<std::string> pod;    // NAMESPACE/NAME
   std::optional<std::string> egress;
-  std::string bridge;  // empty: the integration bridge
+  std::optional<std::string> service;  // NAMESPACE/NAME: the flows of its owner
+  std::string bridge;                  // empty: the integration bridge
 };
 struct GetEgress {
   std::optional<std::string> name;
@@ -37,6 +38,10 @@ struct GetPools {
   std::optional<std::string> name;
 };
 struct GetNodes {};
+// This node's view of Services (its agent's proxy); `name` NAMESPACE/NAME or a namespace's.
+struct GetServices {
+  std::optional<std::string> name;
+};
 
 enum class Protocol { kIcmp, kUdp, kTcp };
 
@@ -54,7 +59,8 @@ struct Help {
 };
 struct Version {};
 
-using Command = std::variant<GetFlows, GetEgress, GetPools, GetNodes, Trace, Help, Version>;
+using Command =
+    std::variant<GetFlows, GetEgress, GetPools, GetNodes, GetServices, Trace, Help, Version>;
 
 struct Invocation {
   GlobalOptions options;

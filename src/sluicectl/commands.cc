@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "sluicectl/agent_status.h"
 #include "sluicectl/flow_view.h"
 #include "sluicectl/resource_view.h"
+#include "sluicectl/service_view.h"
 #include "sluicectl/trace_view.h"
 
 namespace sluice::sluicectl {
@@ -116,6 +118,18 @@ Result<std::string> getFlows(const GlobalOptions& options, const GetFlows& comma
                        status->node + "; sluicectl get egress lists the Egresses");
     const auto egressOnly = egressFilter(*command.egress, ips);
     filter.owners.insert(egressOnly.owners.begin(), egressOnly.owners.end());
+  }
+  if (command.service) {
+    // The agent names every Service it serves among its owners; one it does not serve has no
+    // flows here (none of its ports has a ClusterIP or a NodePort, or the proxy is off).
+    const auto key = "service:" + *command.service;
+    const bool known = std::any_of(status->owners.begin(), status->owners.end(),
+                                   [&](const FlowOwner& owner) { return owner.key == key; });
+    if (!known)
+      return makeError("Service " + *command.service + " has no flows on " + status->node +
+                       " (not served by Sluice's proxy here); sluicectl get services lists "
+                       "the Services it serves");
+    filter.owners.insert(ownerHash(key));
   }
   json query = {{"kind", "flows"}};
   if (!command.bridge.empty()) query["bridge"] = command.bridge;
@@ -229,6 +243,21 @@ Result<std::string> getNodes(const GlobalOptions& options) {
   return formatted(items, nodeTable(items, options.output == OutputFormat::kWide), options.output);
 }
 
+Result<std::string> getServices(const GlobalOptions& options, const GetServices& command) {
+  auto answer = cni::queryAgent(options.agentSocket, json{{"kind", "services"}});
+  if (!answer) return answer.error();
+  if (!answer->value("proxy", true))
+    return std::string(
+        "kube-proxy serves Services on this node (serviceProxy is false in sluice-agent.conf); "
+        "Sluice only hands Service traffic to the node.\n");
+  const auto items = serviceItems(*answer, command.name);
+  if (command.name && items.empty())
+    return makeError("Service " + *command.name +
+                     " is not served on this node; sluicectl get services lists those that are");
+  return formatted(items, serviceTable(items, options.output == OutputFormat::kWide),
+                   options.output, "No Services served on this node.");
+}
+
 struct ProgramOutput {
   int exitStatus = -1;
   std::string output;  // stdout and stderr
@@ -289,6 +318,20 @@ Result<std::string> ofprotoTrace(const AgentStatus& status, const std::string& f
   return ran->output;
 }
 
+// Names the Service whose group the packet went through (the agent knows its groups).
+void nameFrontend(const std::string& socket, LoadBalancing& balancing) {
+  auto answer = cni::queryAgent(socket, json{{"kind", "services"}});
+  if (!answer) return;
+  for (const auto& item : answer->value("services", json::array()))
+    if (item.value("clusterGroup", 0U) == balancing.group ||
+        item.value("externalGroup", 0U) == balancing.group) {
+      const auto port = item.value("port", "");
+      balancing.frontend = item.value("service", "") + " port " +
+                           (port.empty() ? std::to_string(item.value("servicePort", 0)) : port);
+      return;
+    }
+}
+
 Result<std::string> trace(const GlobalOptions& options, const Trace& command) {
   auto status = agentStatus(options.agentSocket);
   if (!status) return status.error();
@@ -299,6 +342,7 @@ Result<std::string> trace(const GlobalOptions& options, const Trace& command) {
   auto text = ofprotoTrace(*status, first.flow);
   if (!text) return text.error();
   first.parsed = parseTrace(*text);
+  if (first.parsed.loadBalancing) nameFrontend(options.agentSocket, *first.parsed.loadBalancing);
   std::string note;
   std::string tunnelNode;
   const bool tunnelled = !first.parsed.outputPorts.empty() &&
@@ -362,6 +406,8 @@ Result<std::string> run(const Invocation& invocation) {
           return getPools(options, command);
         else if constexpr (std::is_same_v<Command, GetNodes>)
           return getNodes(options);
+        else if constexpr (std::is_same_v<Command, GetServices>)
+          return getServices(options, command);
         else if constexpr (std::is_same_v<Command, Trace>)
           return trace(options, command);
         else if constexpr (std::is_same_v<Command, Help>)

@@ -84,6 +84,9 @@ ParsedTrace parseTrace(const std::string& text) {
   static const std::regex kSnat(R"(nat\(src=([0-9.]+))");
   static const std::regex kOutput(R"(^output:(\d+)$)");
   static const std::regex kOutputPort(R"(->\s*output port is (\d+))");
+  static const std::regex kGroup(R"(^group:(\d+)$)");
+  static const std::regex kUsingBucket(R"(->\s*using bucket (\d+))");
+  static const std::regex kEndpointNat(R"(nat\(dst=([0-9.]+(?::\d+)?))");
   ParsedTrace parsed;
   std::istringstream lines(text);
   std::string line;
@@ -137,6 +140,9 @@ ParsedTrace parseTrace(const std::string& text) {
       parsed.outputPorts.push_back(std::stoi(found[1]));
       continue;
     }
+    if (parsed.loadBalancing && !parsed.loadBalancing->bucket &&
+        std::regex_search(action, found, kUsingBucket))
+      parsed.loadBalancing->bucket = static_cast<std::uint32_t>(std::stoul(found[1]));
     if (action.rfind("->", 0) == 0) continue;  // OVS's commentary on the previous action
     if (!lastCt.empty() && lastCt.find(action) != std::string::npos) continue;
     // After ct(), ofproto/trace writes "drop" for the pre-recirculation copy of the packet: not a
@@ -150,11 +156,27 @@ ParsedTrace parseTrace(const std::string& text) {
       parsed.tunnelId = std::stoull(found[1].str(), nullptr, 0);
     if (std::regex_search(action, found, kDestinationMac)) parsed.tunnelDestinationMac = found[1];
     if (std::regex_search(action, found, kSnat)) parsed.snatIp = found[1];
+    if (!parsed.loadBalancing && std::regex_match(action, found, kGroup))
+      parsed.loadBalancing = LoadBalancing{static_cast<std::uint32_t>(std::stoul(found[1])),
+                                           std::nullopt, std::nullopt, ""};
+    // The first DNAT after the group is the endpoint its bucket picked.
+    if (parsed.loadBalancing && parsed.loadBalancing->bucket && !parsed.loadBalancing->endpoint &&
+        std::regex_search(action, found, kEndpointNat))
+      parsed.loadBalancing->endpoint = found[1];
     if (std::regex_match(action, found, kOutput)) parsed.outputPorts.push_back(std::stoi(found[1]));
   }
   parsed.dropped = !parsed.datapathActions.empty() && parsed.datapathActions.back() == "drop" &&
                    parsed.outputPorts.empty();
   return parsed;
+}
+
+std::string describeLoadBalancing(const LoadBalancing& balancing) {
+  std::string text = "group " + std::to_string(balancing.group);
+  if (!balancing.frontend.empty()) text += " (" + balancing.frontend + ")";
+  if (!balancing.bucket) return text + ": no live bucket (no usable endpoint)";
+  text += ", bucket " + std::to_string(*balancing.bucket);
+  if (balancing.endpoint) text += ": endpoint " + *balancing.endpoint;
+  return text;
 }
 
 std::string describeOutput(const ParsedTrace& trace, const AgentStatus& status,
@@ -193,6 +215,8 @@ std::string renderTrace(const std::vector<NodeTrace>& hops, const std::string& n
       const auto actions = actionText(hop.status, step);
       out << "\n      -> " << (actions.empty() ? "(no actions)" : actions) << "\n";
     }
+    if (hop.parsed.loadBalancing)
+      out << "  load balancing: " << describeLoadBalancing(*hop.parsed.loadBalancing) << "\n";
     out << "  output: " << hop.output << "\n";
     if (hop.parsed.snatIp) out << "  SNAT: source " << *hop.parsed.snatIp << "\n";
   }
@@ -225,6 +249,14 @@ nlohmann::json traceJson(const std::vector<NodeTrace>& hops, const std::string& 
     if (hop.parsed.tunnelDestination) entry["tunnelDestination"] = *hop.parsed.tunnelDestination;
     if (hop.parsed.tunnelId) entry["tunnelId"] = hex(*hop.parsed.tunnelId);
     if (hop.parsed.snatIp) entry["snat"] = *hop.parsed.snatIp;
+    if (const auto& balancing = hop.parsed.loadBalancing) {
+      nlohmann::json lb = {{"group", balancing->group}};
+      lb["bucket"] = balancing->bucket ? nlohmann::json(*balancing->bucket) : nlohmann::json();
+      lb["endpoint"] =
+          balancing->endpoint ? nlohmann::json(*balancing->endpoint) : nlohmann::json();
+      if (!balancing->frontend.empty()) lb["service"] = balancing->frontend;
+      entry["loadBalancing"] = lb;
+    }
     list.push_back(entry);
   }
   nlohmann::json result = {{"hops", list}};

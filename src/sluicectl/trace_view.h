@@ -39,6 +39,16 @@ struct TraceStep {
   int pass = 0;                      // 0: the first pass, then one per recirculation
 };
 
+// A Service's load balancing as ofproto/trace shows it: the select group the packet went
+// through, the bucket OVS picked, and the endpoint the bucket's DNAT sends it to.
+struct LoadBalancing {
+  std::uint32_t group = 0;
+  std::optional<std::uint32_t> bucket;  // none: the group had no live bucket
+  std::optional<std::string> endpoint;  // "10.244.1.5:8080" (or "10.244.1.5": port kept)
+  std::string frontend;  // "shop/web port http", from the agent's services (sluicectl sets it)
+  bool operator==(const LoadBalancing&) const = default;
+};
+
 struct ParsedTrace {
   std::vector<TraceStep> steps;
   std::vector<std::string> datapathActions;  // one per pass
@@ -46,12 +56,17 @@ struct ParsedTrace {
   std::optional<std::uint64_t> tunnelId;
   std::optional<std::string> tunnelDestinationMac;  // the last mod_dl_dst before the tunnel
   std::optional<std::string> snatIp;
-  std::vector<int> outputPorts;  // every port the packet was output to, in order
-  bool dropped = false;          // the last pass's datapath actions are "drop"
+  std::vector<int> outputPorts;                // every port the packet was output to, in order
+  bool dropped = false;                        // the last pass's datapath actions are "drop"
+  std::optional<LoadBalancing> loadBalancing;  // the packet went through a Service's group
 };
 
 // Reads `ovs-appctl ofproto/trace` text (OVS 3.x).
 ParsedTrace parseTrace(const std::string& text);
+
+// "group 65536 (shop/web port http), bucket 2: endpoint 10.244.1.5:8080" ("no live bucket"
+// when none was picked).
+std::string describeLoadBalancing(const LoadBalancing& balancing);
 
 // Where the packet left the node, in words: "tunnel to 10.10.2.2 (node02), tun_id 0xa0a0008",
 // "gateway (port 2)", "pod prod/web-2 (port 5)", "dropped".

@@ -70,3 +70,43 @@ TEST_CASE("bad agent config names the key and the fix", "[unit]") {
 
 }  // namespace
 }  // namespace sluice::agent
+
+namespace sluice::agent {
+namespace {
+
+TEST_CASE("the Service proxy: on by default with kubeadm's Service CIDR", "[unit]") {
+  const auto defaults = parseAgentConfig("", "node01");
+  REQUIRE(defaults);
+  CHECK(defaults->proxy.enabled);
+  CHECK(defaults->proxy.serviceCidr == *parseCidr("10.96.0.0/12"));
+  CHECK_FALSE(defaults->proxy.serviceCidrConfigured);
+  CHECK(defaults->proxy.nodePortAddresses.empty());
+  const auto set = parseAgentConfig(
+      "serviceProxy: false\nserviceCIDR: 10.100.0.0/16\nnodePortAddresses: [10.10.0.0/16]\n",
+      "node01");
+  REQUIRE(set);
+  CHECK_FALSE(set->proxy.enabled);
+  CHECK(set->proxy.serviceCidr == *parseCidr("10.100.0.0/16"));
+  CHECK(set->proxy.serviceCidrConfigured);
+  CHECK(set->proxy.nodePortAddresses == std::vector<Cidr>{*parseCidr("10.10.0.0/16")});
+}
+
+TEST_CASE("a bad Service proxy setting is an error naming the field and the fix", "[unit]") {
+  const auto cidr = parseAgentConfig("serviceCIDR: 10.96.0.1/12\n", "node01");
+  REQUIRE_FALSE(cidr);
+  CHECK_THAT(cidr.error().message, Catch::Contains("serviceCIDR: "));
+  CHECK_THAT(cidr.error().message, Catch::Contains("--service-cluster-ip-range"));
+  const auto garbage = parseAgentConfig("serviceCIDR: ten\n", "node01");
+  REQUIRE_FALSE(garbage);
+  CHECK_THAT(garbage.error().message, Catch::Contains("serviceCIDR"));
+  const auto enabled = parseAgentConfig("serviceProxy: maybe\n", "node01");
+  REQUIRE_FALSE(enabled);
+  CHECK_THAT(enabled.error().message, Catch::Contains("serviceProxy: must be true"));
+  const auto addresses = parseAgentConfig("nodePortAddresses: [x]\n", "node01");
+  REQUIRE_FALSE(addresses);
+  CHECK_THAT(addresses.error().message, Catch::Contains("nodePortAddresses: entry 0"));
+  CHECK_FALSE(parseAgentConfig("nodePortAddresses: 10.0.0.0/8\n", "node01"));
+}
+
+}  // namespace
+}  // namespace sluice::agent

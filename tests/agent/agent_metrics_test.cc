@@ -103,6 +103,7 @@ TEST_CASE("AgentMetrics: egress IPs owned, takeovers, releases, fencing, readine
   metrics.observeHeldEgressIps({ip("10.10.0.9")});
   metrics.setFenced(false);
   metrics.setLocalPods(3);
+  metrics.setServices(2, 5);
   metrics.heartbeat({.pipelineInstalled = true, .informersSynced = true, .ovsConnected = true});
   const auto scraped = scrape(metrics);
   CHECK(scraped.value("sluice_agent_egress_ips_owned") == 1);
@@ -110,6 +111,8 @@ TEST_CASE("AgentMetrics: egress IPs owned, takeovers, releases, fencing, readine
   CHECK(scraped.value("sluice_agent_egress_ip_releases_total") == 1);
   CHECK(scraped.value("sluice_agent_fenced") == 0);
   CHECK(scraped.value("sluice_agent_local_pod_count") == 3);
+  CHECK(scraped.value("sluice_agent_services") == 2);
+  CHECK(scraped.value("sluice_agent_service_endpoints") == 5);
   CHECK(scraped.value("sluice_agent_ready") == 1);
   CHECK(scraped.value("sluice_agent_ovs_connected") == 1);
   CHECK(metrics.health().ok);

@@ -13,6 +13,7 @@
 #include "agent/ovs_control.h"
 #include "agent/pod_ports.h"
 #include "agent/remote_nodes_unit.h"
+#include "agent/service_host.h"
 #include "agent/tunnel_neighbours.h"
 
 namespace sluice::agent::testing {
@@ -24,12 +25,24 @@ class FakeFlowSink : public FlowSink {
     owners[owner] = flows;
     return {};
   }
-  void deleteOwner(const std::string& owner) override { owners.erase(owner); }
+  Result<void> setGroups(const std::string& owner,
+                         const std::vector<ofrules::Group>& groups) override {
+    if (groups.empty())
+      groupOwners.erase(owner);
+    else
+      groupOwners[owner] = groups;
+    return {};
+  }
+  void deleteOwner(const std::string& owner) override {
+    owners.erase(owner);
+    groupOwners.erase(owner);
+  }
   Result<void> sync() override {
     ++syncs;
     return {};
   }
   std::map<std::string, std::vector<ofrules::Flow>> owners;
+  std::map<std::string, std::vector<ofrules::Group>> groupOwners;
   int syncs = 0;
 };
 
@@ -74,6 +87,15 @@ class FakeRemoteNodeHost : public RemoteNodeHost {
   void forgetTunnelNeighbour(Ipv4 nodeIp) override { neighbours.erase(nodeIp); }
   std::set<std::string> routes;
   std::set<Ipv4> neighbours;
+};
+
+class FakeServiceHost : public ServiceHost {
+ public:
+  Result<void> apply(const ServiceHostPlan& plan) override {
+    plans.push_back(plan);
+    return {};
+  }
+  std::vector<ServiceHostPlan> plans;
 };
 
 class FakeEgressArp : public EgressArp {

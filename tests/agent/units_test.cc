@@ -208,6 +208,9 @@ class KeyedFlowSink : public FlowSink {
     if (!refused.empty()) return makeError("held by another owner: " + refused);
     return {};
   }
+  Result<void> setGroups(const std::string&, const std::vector<ofrules::Group>&) override {
+    return {};
+  }
   void deleteOwner(const std::string& owner) override {
     drop(owner);
     deleted.push_back(owner);

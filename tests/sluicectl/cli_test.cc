@@ -126,5 +126,19 @@ TEST_CASE("help", "[unit]") {
   CHECK_THAT(std::get<Help>(help->command).text, Catch::Contains("get ovsflows"));
 }
 
+TEST_CASE("get services and get ovsflows -S", "[unit]") {
+  auto all = parse({"get", "services"});
+  REQUIRE(all);
+  CHECK_FALSE(std::get<GetServices>(all->command).name);
+  auto one = parse({"get", "svc", "shop/web", "-o", "wide"});
+  REQUIRE(one);
+  CHECK(std::get<GetServices>(one->command).name == "shop/web");
+  auto flows = parse({"get", "ovsflows", "-S", "shop/web"});
+  REQUIRE(flows);
+  CHECK(std::get<GetFlows>(flows->command).service == "shop/web");
+  CHECK_THAT(errorOf({"get", "ovsflows", "-S", "web"}), Catch::Contains("NAMESPACE/NAME"));
+  CHECK_THAT(errorOf({"get", "services", "-S", "a/b"}), Catch::Contains("belong to get ovsflows"));
+}
+
 }  // namespace
 }  // namespace sluice::sluicectl

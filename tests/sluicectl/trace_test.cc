@@ -138,5 +138,43 @@ TEST_CASE("No match and unknown text do not confuse the parser", "[unit]") {
   CHECK(parseTrace("").steps.empty());
 }
 
+// A Service's select group in ofproto/trace, in the form OVS's xlate writes it ("group:N",
+// " -> using bucket B", "bucket B" and the bucket's actions). Written by hand from that format, as
+// the service flows are not on this branch yet; replace with a lab capture when they are.
+const char* kServiceTrace =
+    R"(Flow: tcp,in_port=5,dl_src=02:11:22:33:44:55,nw_src=10.244.1.2,nw_dst=10.96.0.10,tp_dst=80
+
+bridge("br-int")
+----------------
+ 0. in_port=5, priority 200, cookie 0x10390e5927857
+    goto_table:10
+10. tcp,nw_dst=10.96.0.10,tp_dst=80, priority 200, cookie 0x7000000001234
+    group:65536
+     -> using bucket 1
+    bucket 1
+            ct(commit,table=11,zone=65520,nat(dst=10.244.2.5:8080))
+            nat(dst=10.244.2.5:8080)
+             -> A clone of the packet is forked to recirculate. The forked pipeline will be resumed at table 11.
+
+Final flow: unchanged
+Datapath actions: ct(commit,zone=65520,nat(dst=10.244.2.5:8080)),recirc(0x7)
+)";
+
+TEST_CASE("trace reads the Service's group, the bucket picked and its endpoint", "[unit]") {
+  const auto parsed = parseTrace(kServiceTrace);
+  REQUIRE(parsed.loadBalancing);
+  CHECK(*parsed.loadBalancing == LoadBalancing{65536, 1, "10.244.2.5:8080", ""});
+  CHECK(describeLoadBalancing(*parsed.loadBalancing) ==
+        "group 65536, bucket 1: endpoint 10.244.2.5:8080");
+  std::string empty = kServiceTrace;
+  empty.replace(empty.find("     -> using bucket 1"), 22, "     -> no live bucket");
+  const auto none = parseTrace(empty);
+  REQUIRE(none.loadBalancing);
+  CHECK_FALSE(none.loadBalancing->bucket);
+  CHECK_FALSE(none.loadBalancing->endpoint);
+  CHECK_THAT(describeLoadBalancing(*none.loadBalancing), Catch::Contains("no live bucket"));
+  CHECK_FALSE(parseTrace(fixture("trace-source-tunnel.txt")).loadBalancing);
+}
+
 }  // namespace
 }  // namespace sluice::sluicectl

@@ -5,6 +5,7 @@
 #include "ofrules/flow.h"
 #include "sluicectl/flow_view.h"
 #include "sluicectl/resource_view.h"
+#include "sluicectl/service_view.h"
 
 namespace sluice::sluicectl {
 namespace {
@@ -280,6 +281,38 @@ TEST_CASE("get nodes rows: the controller's liveness joined with Node objects", 
         "node01   Alive        40ms ago      10.10.2.1     10.10.0.8\n"
         "node02   Dead         1m5s ago      <none>        <none>\n"
         "node03   NotTracked   <never>       <none>        <none>\n");
+}
+
+TEST_CASE("get services: one row per Service port, usable endpoints, local ones marked", "[unit]") {
+  const auto answer = nlohmann::json::parse(R"({"proxy":true,"serviceCIDR":"10.96.0.0/12",
+    "services":[
+      {"service":"shop/web","port":"http","protocol":"tcp","clusterIP":"10.96.0.10",
+       "servicePort":80,"nodePort":30080,"internalTrafficPolicy":"Cluster",
+       "externalTrafficPolicy":"Local","sessionAffinity":"ClientIP","affinityTimeoutSeconds":60,
+       "clusterGroup":65537,"externalGroup":65538,"owner":"service:shop/web",
+       "endpoints":[{"ip":"10.244.1.5","port":8080,"ready":true,"serving":true,
+                     "terminating":false,"local":true,"usable":true},
+                    {"ip":"10.244.2.5","port":8080,"ready":false,"serving":false,
+                     "terminating":false,"local":false,"usable":false}]},
+      {"service":"kube-system/dns","port":"","protocol":"udp","clusterIP":"10.96.0.53",
+       "servicePort":53,"nodePort":0,"clusterGroup":65539,"externalGroup":0,"endpoints":[]}]})");
+  CHECK(serviceItems(answer, std::nullopt).size() == 2);
+  CHECK(serviceItems(answer, std::string("shop/web")).size() == 1);
+  CHECK(serviceItems(answer, std::string("shop")).size() == 1);
+  CHECK(serviceItems(answer, std::string("sho")).empty());
+  const auto table = serviceTable(serviceItems(answer, std::nullopt), false);
+  REQUIRE(table.rows.size() == 2);
+  CHECK(table.rows[0] == std::vector<std::string>{"shop/web", "80/tcp (http)", "10.96.0.10",
+                                                  "30080", "10.244.1.5:8080(local)", "65537"});
+  CHECK(table.rows[1] == std::vector<std::string>{"kube-system/dns", "53/udp", "10.96.0.53",
+                                                  "<none>", "<none>", "65539"});
+  const auto wide = serviceTable(serviceItems(answer, std::string("shop/web")), true);
+  REQUIRE(wide.rows.size() == 1);
+  CHECK(wide.rows[0][6] == "Cluster");
+  CHECK(wide.rows[0][7] == "Local");
+  CHECK(wide.rows[0][8] == "ClientIP 60s");
+  CHECK(wide.rows[0][9] == "65538");
+  CHECK(wide.rows[0][10] == "10.244.1.5:8080(local)[ready+serving],10.244.2.5:8080[not-ready]");
 }
 
 }  // namespace
