@@ -25,7 +25,8 @@ std::string httpGet(const Lab& lab, const std::string& pod, const std::string& u
 }
 
 void applyService(Lab& lab, const std::string& yaml) {
-  const auto applied = lab.lab("kubectl -- apply -f - <<'EOF'\n" + yaml + "\nEOF");
+  const auto applied = shell("printf '%s\\n' " + quote(yaml) + " | " + quote(Lab::tool()) +
+                             " --name " + lab.name() + " kubectl -- apply -f -");
   INFO(applied.output);
   REQUIRE(applied.ok());
 }

@@ -422,7 +422,9 @@ TEST_CASE("a select group with weighted buckets is installed, changed and remove
   Group group{
       .id = 5,
       .type = GroupType::kSelect,
-      .buckets = {{.weight = 10, .actions = "output:1"}, {.weight = 30, .actions = "output:2"}}};
+      .buckets = {{.weight = 10, .actions = "output:1"}, {.weight = 30, .actions = "output:2"}},
+      .selectionMethod = "",
+      .selectionFields = {}};
   Flow user{.table = 0, .priority = 100, .match = "ip,nw_dst=10.96.0.10", .actions = "group:5"};
 
   // Flow and group arrive in the same sync: the group must be added before the flow.
@@ -462,7 +464,11 @@ TEST_CASE("a select group with weighted buckets is installed, changed and remove
     requireOk((*syncer)->setGroups(
         "service/stale",
         {Group{
-            .id = 6, .type = GroupType::kAll, .buckets = {{.weight = 0, .actions = "output:4"}}}}));
+            .id = 6,
+            .type = GroupType::kAll,
+            .buckets = {{.weight = 0, .actions = "output:4"}},
+            .selectionMethod = "",
+            .selectionFields = {}}}));
     requireOk((*syncer)->sync());
     syncer->reset();
     auto next = FlowSyncer::create(test::syncerOptions(*sandbox), rounds);

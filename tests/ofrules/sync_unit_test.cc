@@ -48,14 +48,18 @@ TEST_CASE("groups render in ovs-ofctl syntax and encode", "[unit]") {
   Group group{
       .id = 7,
       .type = GroupType::kSelect,
-      .buckets = {{.weight = 10, .actions = "output:1"}, {.weight = 30, .actions = "output:2"}}};
+      .buckets = {{.weight = 10, .actions = "output:1"}, {.weight = 30, .actions = "output:2"}},
+      .selectionMethod = "",
+      .selectionFields = {}};
   CHECK(groupModText(group) ==
         "group_id=7,type=select,bucket=bucket_id=0,weight=10,actions=output:1,"
         "bucket=bucket_id=1,weight=30,actions=output:2");
   CHECK(encodeGroupMod(group, GroupCommand::kAdd).ok());
   CHECK(encodeGroupMod(group, GroupCommand::kModify).ok());
   Group bad{
-      .id = 8, .type = GroupType::kAll, .buckets = {{.weight = 0, .actions = "output:nowhere"}}};
+      .id = 8, .type = GroupType::kAll, .buckets = {{.weight = 0, .actions = "output:nowhere"}},
+      .selectionMethod = "",
+      .selectionFields = {}};
   auto message = encodeGroupMod(bad, GroupCommand::kAdd);
   REQUIRE_FALSE(message.ok());
   CHECK_THAT(message.error().message, Catch::Contains("group_id=8"));
