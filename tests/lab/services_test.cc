@@ -4,6 +4,7 @@
 // packets between real pods.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <map>
 
 #include "lab_fixture.h"
@@ -22,6 +23,15 @@ std::string trim(std::string text) {
 std::string httpGet(const Lab& lab, const std::string& pod, const std::string& url) {
   const auto result = lab.exec(pod, "curl -s -m 2 " + quote(url));
   return result.ok() ? trim(result.output) : "";
+}
+
+// How OVS prints an endpoint's address in a group bucket: "0xaf40302->" (load or set_field).
+std::string bucketAddress(const std::string& dotted) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (std::sscanf(dotted.c_str(), "%u.%u.%u.%u", &a, &b, &c, &d) != 4) return "(bad address)";
+  char text[32];
+  std::snprintf(text, sizeof text, "0x%x->", (a << 24) | (b << 16) | (c << 8) | d);
+  return text;
 }
 
 void applyService(Lab& lab, const std::string& yaml) {
@@ -121,12 +131,13 @@ TEST_CASE("ClusterIP: two remote backends, a plain and an Egress-selected client
   CHECK_THAT(udp.output, Catch::Contains("10.96.0.10"));
 
   // A deleted backend leaves the rotation within a second, and no request fails after that.
+  const auto web2 = bucketAddress(backends.at("web-2"));
+  const auto groups = [&] {
+    return lab.nodeExec("node01", "ovs-ofctl -O OpenFlow15 dump-groups br-int").output;
+  };
+  REQUIRE_THAT(groups(), Catch::Contains(web2));
   REQUIRE(lab.lab("pod del web-2").ok());
-  const auto web2 = backends.at("web-2");
-  CHECK(waitFor(1s, [&] {
-    return lab.nodeExec("node01", "ovs-ofctl -O OpenFlow15 dump-groups br-int")
-               .output.find(web2 + "->") == std::string::npos;
-  }, 10ms));
+  CHECK(waitFor(1s, [&] { return groups().find(web2) == std::string::npos; }, 10ms));
   const auto after = answers(lab, "client", url, 20);
   CHECK(after.count("") == 0);
   CHECK(after.count("web-2") == 0);

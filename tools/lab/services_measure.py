@@ -69,9 +69,11 @@ class ServicesBench:
             "get", "svc", name, "-o", "jsonpath={.spec.clusterIP}", check=False))
 
     def group_holds(self, node, ip):
+        """Whether node's select groups hold the endpoint (buckets load it in hex: 0xaf40302->)."""
         out = self.lab.run("node-exec", node, "--", "ovs-ofctl", "-O", "OpenFlow15",
                            "dump-groups", "br-int", check=False)
-        return ip in out
+        packed = int.from_bytes(bytes(int(octet) for octet in ip.split(".")), "big")
+        return f"{packed:#x}->" in out
 
     def iperf_mbps(self, client, server_netns, target, seconds):
         server = self.lab.spawn(["ip", "netns", "exec", server_netns, "iperf3", "-s", "-1",
