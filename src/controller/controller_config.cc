@@ -154,9 +154,10 @@ Result<ControllerConfig> parseControllerConfig(const std::string& yamlText,
             config.logLevel != "warning" && config.logLevel != "error")
           applied = makeError("must be debug, info, warning or error");
       } else
-        return makeError(sourceName + ": unknown key " + key +
-                         "; the known keys are listenAddress, authenticateAgents, leaderElection, "
-                         "nodeSilenceTimeout, maxEgressIPsPerNode, rebalance, serviceCIDR, logLevel");
+        return makeError(
+            sourceName + ": unknown key " + key +
+            "; the known keys are listenAddress, authenticateAgents, leaderElection, "
+            "nodeSilenceTimeout, maxEgressIPsPerNode, rebalance, serviceCIDR, logLevel");
       if (!applied) return makeError(sourceName + ": " + key + " " + applied.error().message);
     }
   } catch (const YAML::Exception& error) {

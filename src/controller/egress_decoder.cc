@@ -233,8 +233,8 @@ void noteServiceCidrOverlap(DecodedEgress& egress, const Cidr& serviceCidr) {
   egress.serviceCidrOverlap.clear();
   for (std::size_t i = 0; i < egress.destinations.size(); ++i) {
     const auto& destination = egress.destinations[i];
-    const bool overlaps = destination.contains(serviceCidr.first()) ||
-                          serviceCidr.contains(destination.first());
+    const bool overlaps =
+        destination.contains(serviceCidr.first()) || serviceCidr.contains(destination.first());
     if (!overlaps) continue;
     egress.serviceCidrOverlap =
         "spec.destinationCIDRs[" + std::to_string(i) + "] " + destination.toString() +

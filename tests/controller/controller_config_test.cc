@@ -61,7 +61,8 @@ TEST_CASE("unknown keys and bad values name the key and the fix", "[unit]") {
 
   auto services = parseControllerConfig("serviceCIDR: 10.96.0.1/12\n", "test");
   REQUIRE_FALSE(services);
-  CHECK_THAT(services.error().message, Catch::Contains("serviceCIDR must be the cluster's Service CIDR"));
+  CHECK_THAT(services.error().message,
+             Catch::Contains("serviceCIDR must be the cluster's Service CIDR"));
   CHECK_THAT(services.error().message, Catch::Contains("10.96.0.0/12"));
 
   auto order =

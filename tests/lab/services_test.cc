@@ -42,8 +42,8 @@ void applyService(Lab& lab, const std::string& yaml) {
 }
 
 std::string clusterIp(Lab& lab, const std::string& service, const std::string& ns = "default") {
-  return trim(lab.kubectl("get svc -n " + ns + " " + service + " -o jsonpath={.spec.clusterIP}")
-                  .output);
+  return trim(
+      lab.kubectl("get svc -n " + ns + " " + service + " -o jsonpath={.spec.clusterIP}").output);
 }
 
 std::string webService(const std::string& name, const std::string& extra = "",
@@ -63,7 +63,8 @@ std::map<std::string, int> answers(const Lab& lab, const std::string& pod, const
 
 // Waits until `pod` gets an answer from `url` (the Service reached this node's proxy).
 bool serves(const Lab& lab, const std::string& pod, const std::string& url) {
-  return waitFor(10s, [&] { return !httpGet(lab, pod, url).empty(); }, 50ms);
+  return waitFor(
+      10s, [&] { return !httpGet(lab, pod, url).empty(); }, 50ms);
 }
 
 // Backends web-1 (node02) and web-2 (node03) labelled app=web, serving HTTP on 8080; their IPs.
@@ -80,9 +81,10 @@ std::map<std::string, std::string> addWebBackends(Lab& lab) {
   return ips;
 }
 
-TEST_CASE("ClusterIP: two remote backends, a plain and an Egress-selected client, DNS by name, "
-          "a deleted backend leaves the rotation",
-          "[lab]") {
+TEST_CASE(
+    "ClusterIP: two remote backends, a plain and an Egress-selected client, DNS by name, "
+    "a deleted backend leaves the rotation",
+    "[lab]") {
   Lab lab({.nodes = 3, .dns = true});
   REQUIRE(lab.up());
   const auto backends = addWebBackends(lab);
@@ -117,6 +119,22 @@ TEST_CASE("ClusterIP: two remote backends, a plain and an Egress-selected client
     CHECK(seen.count("web-2") == 1);
   }
 
+  // sluicectl: node01's view of the Service, its flows, and a SYN traced through its group.
+  const auto view = lab.nodeExec("node01", "sluicectl get services default/web");
+  INFO(view.output);
+  CHECK_THAT(view.output, Catch::Contains(ip));
+  CHECK_THAT(view.output, Catch::Contains(backends.at("web-1") + ":8080"));
+  CHECK_THAT(view.output, Catch::Contains(backends.at("web-2") + ":8080"));
+  const auto flows = lab.nodeExec("node01", "sluicectl get ovsflows -S default/web");
+  INFO(flows.output);
+  CHECK_THAT(flows.output, Catch::Contains("ServiceLB"));
+  CHECK_THAT(flows.output, Catch::Contains("EndpointDNAT"));
+  const auto traced =
+      lab.nodeExec("node01", "sluicectl trace -p default/client --dst " + ip + " --dport 80");
+  INFO(traced.output);
+  CHECK_THAT(traced.output, Catch::Contains("load balancing: group"));
+  CHECK_THAT(traced.output, Catch::Contains("(default/web port http)"));
+
   // Cluster DNS: kube-dns behind 10.96.0.10, kubelet's resolv.conf in every pod.
   for (const char* pod : {"client", "prod/selected"}) {
     INFO(pod);
@@ -137,7 +155,8 @@ TEST_CASE("ClusterIP: two remote backends, a plain and an Egress-selected client
   };
   REQUIRE_THAT(groups(), Catch::Contains(web2));
   REQUIRE(lab.lab("pod del web-2").ok());
-  CHECK(waitFor(1s, [&] { return groups().find(web2) == std::string::npos; }, 10ms));
+  CHECK(waitFor(
+      1s, [&] { return groups().find(web2) == std::string::npos; }, 10ms));
   const auto after = answers(lab, "client", url, 20);
   CHECK(after.count("") == 0);
   CHECK(after.count("web-2") == 0);
@@ -172,16 +191,18 @@ TEST_CASE("sessionAffinity, internalTrafficPolicy Local, hairpin, and a Service 
 
   // Hairpin: web-1, the only backend of its Service, reaches itself through it.
   REQUIRE(lab.kubectl("label pod web-1 solo=yes").ok());
-  applyService(lab, "apiVersion: v1\nkind: Service\nmetadata:\n  name: solo\nspec:\n  selector:\n"
-                    "    solo: \"yes\"\n  ports:\n  - port: 80\n    targetPort: 8080\n");
+  applyService(lab,
+               "apiVersion: v1\nkind: Service\nmetadata:\n  name: solo\nspec:\n  selector:\n"
+               "    solo: \"yes\"\n  ports:\n  - port: 80\n    targetPort: 8080\n");
   const auto solo = "http://" + clusterIp(lab, "solo") + "/";
-  CHECK(waitFor(10s, [&] { return httpGet(lab, "web-1", solo) == "web-1"; }, 50ms));
+  CHECK(waitFor(
+      10s, [&] { return httpGet(lab, "web-1", solo) == "web-1"; }, 50ms));
 
   // No endpoints: the client is refused at once (TCP RST), not left to time out.
   applyService(lab, webService("empty", "", "nothing-has-this-label"));
   const auto empty = "http://" + clusterIp(lab, "empty") + "/";
-  const auto refused = lab.exec("client", "curl -s -m 3 -o /dev/null -w '%{http_code}' " + empty +
-                                              "; echo \" exit=$?\"");
+  const auto refused = lab.exec(
+      "client", "curl -s -m 3 -o /dev/null -w '%{http_code}' " + empty + "; echo \" exit=$?\"");
   INFO(refused.output);
   CHECK_THAT(refused.output, Catch::Contains("exit=7"));  // couldn't connect: refused
 }
@@ -205,8 +226,7 @@ TEST_CASE("NodePort from the external host, with both external traffic policies"
   for (const char* node : {"10.10.2.1", "10.10.2.2", "10.10.2.3"}) {
     INFO("node " << node);
     CHECK(waitFor(10s, [&] {
-      return !trim(lab.ext(std::string("curl -s -m 2 http://") + node + ":" + cluster + "/")
-                       .output)
+      return !trim(lab.ext(std::string("curl -s -m 2 http://") + node + ":" + cluster + "/").output)
                   .empty();
     }));
   }
@@ -257,8 +277,8 @@ TEST_CASE("with the proxy off, kube-proxy's own iptables rules serve the same Cl
   CHECK_THAT(lab.exec("client", "getent hosts web.default.svc.cluster.local").output,
              Catch::Contains(clusterIp(lab, "web")));
   // A Service without endpoints: kube-proxy's REJECT.
-  const auto refused = lab.exec("client", "curl -s -m 3 http://" + clusterIp(lab, "empty") +
-                                              "/; echo \" exit=$?\"");
+  const auto refused =
+      lab.exec("client", "curl -s -m 3 http://" + clusterIp(lab, "empty") + "/; echo \" exit=$?\"");
   CHECK_THAT(refused.output, Catch::Contains("exit=7"));
 }
 

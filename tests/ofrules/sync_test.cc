@@ -461,14 +461,12 @@ TEST_CASE("a select group with weighted buckets is installed, changed and remove
   SECTION("groups survive a restart round and a switch restart") {
     requireOk((*syncer)->setGroups("service/dns", {group}));
     requireOk((*syncer)->setFlows("service/dns", {user}));
-    requireOk((*syncer)->setGroups(
-        "service/stale",
-        {Group{
-            .id = 6,
-            .type = GroupType::kAll,
-            .buckets = {{.weight = 0, .actions = "output:4"}},
-            .selectionMethod = "",
-            .selectionFields = {}}}));
+    requireOk((*syncer)->setGroups("service/stale",
+                                   {Group{.id = 6,
+                                          .type = GroupType::kAll,
+                                          .buckets = {{.weight = 0, .actions = "output:4"}},
+                                          .selectionMethod = "",
+                                          .selectionFields = {}}}));
     requireOk((*syncer)->sync());
     syncer->reset();
     auto next = FlowSyncer::create(test::syncerOptions(*sandbox), rounds);

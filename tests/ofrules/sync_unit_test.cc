@@ -56,10 +56,11 @@ TEST_CASE("groups render in ovs-ofctl syntax and encode", "[unit]") {
         "bucket=bucket_id=1,weight=30,actions=output:2");
   CHECK(encodeGroupMod(group, GroupCommand::kAdd).ok());
   CHECK(encodeGroupMod(group, GroupCommand::kModify).ok());
-  Group bad{
-      .id = 8, .type = GroupType::kAll, .buckets = {{.weight = 0, .actions = "output:nowhere"}},
-      .selectionMethod = "",
-      .selectionFields = {}};
+  Group bad{.id = 8,
+            .type = GroupType::kAll,
+            .buckets = {{.weight = 0, .actions = "output:nowhere"}},
+            .selectionMethod = "",
+            .selectionFields = {}};
   auto message = encodeGroupMod(bad, GroupCommand::kAdd);
   REQUIRE_FALSE(message.ok());
   CHECK_THAT(message.error().message, Catch::Contains("group_id=8"));

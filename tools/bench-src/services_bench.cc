@@ -122,8 +122,8 @@ Frontends frontends(const Pipeline& pipeline, const agent::features::NodeNetwork
 class Bench {
  public:
   Bench() {
-    sandbox_ = check(testing::OvsSandbox::start({.namePrefix = "sl-bsvc", .ownNetns = true}),
-                     "sandbox");
+    sandbox_ =
+        check(testing::OvsSandbox::start({.namePrefix = "sl-bsvc", .ownNetns = true}), "sandbox");
     check(sandbox_->addBridge(kBridge), "add bridge");
   }
 
@@ -192,8 +192,8 @@ class Bench {
     check(sandbox_->run(std::string("ovs-ofctl -O OpenFlow15 --bundle add-groups ") + kBridge +
                         " " + groupsPath),
           "ovs-ofctl add-groups");
-    check(sandbox_->run(std::string("ovs-ofctl -O OpenFlow15 --bundle add-flows ") + kBridge +
-                        " " + flowsPath),
+    check(sandbox_->run(std::string("ovs-ofctl -O OpenFlow15 --bundle add-flows ") + kBridge + " " +
+                        flowsPath),
           "ovs-ofctl add-flows");
     const double elapsed = milliseconds(Clock::now() - start);
     expectInstalled(all);
