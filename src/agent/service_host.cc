@@ -47,6 +47,20 @@ std::vector<NodePortRule> nodePortRules(const std::vector<features::ServicePort>
   return rules;
 }
 
+std::string renderSnatNftables(const std::string& gateway) {
+  std::ostringstream out;
+  out << "add table ip " << kSnatNftTable << "\n";
+  out << "delete table ip " << kSnatNftTable << "\n";
+  out << "table ip " << kSnatNftTable << " {\n"
+      << "  chain ovs-snat-notrack {\n"
+      << "    type filter hook prerouting priority raw; policy accept;\n"
+      << "    iifname \"" << gateway << "\" ether saddr " << features::kOvsSnatSourceMac
+      << " notrack\n"
+      << "  }\n"
+      << "}\n";
+  return out.str();
+}
+
 std::string renderServiceNftables(const ServiceHostPlan& plan) {
   std::ostringstream out;
   // "add" first so that "delete" never fails on a node that has no table yet: one transaction.
@@ -127,6 +141,8 @@ Result<void> NodeServiceHost::applyRoutes(const ServiceHostPlan& plan) {
 
 Result<void> NodeServiceHost::apply(const ServiceHostPlan& plan) {
   if (applied_ && *applied_ == plan) return {};
+  if (!applied_ || applied_->gateway != plan.gateway)
+    if (auto ran = run(renderSnatNftables(plan.gateway)); !ran) return ran;
   if (auto ran = run(renderServiceNftables(plan)); !ran) return ran;
   const bool routesChanged = !applied_ || applied_->enabled != plan.enabled ||
                              applied_->serviceCidr != plan.serviceCidr ||

@@ -26,6 +26,9 @@ struct nft_ctx;
 namespace sluice::agent {
 
 inline constexpr const char* kServiceNftTable = "sluice-proxy";
+// In both modes: packets OVS SNATed reach the kernel on the gateway only to be routed out, and
+// their replies never pass it (features::kOvsSnatSourceMac says why); they are left untracked.
+inline constexpr const char* kSnatNftTable = "sluice-snat";
 
 struct NodePortRule {
   features::ServiceProtocol protocol = features::ServiceProtocol::kTcp;
@@ -47,6 +50,10 @@ struct ServiceHostPlan {
 // The NodePort rules of frontends: one per protocol and NodePort; masquerade unless every
 // frontend on it is externalTrafficPolicy Local. Sorted.
 std::vector<NodePortRule> nodePortRules(const std::vector<features::ServicePort>& ports);
+
+// The script that replaces table ip sluice-snat: a raw-priority prerouting rule that leaves the
+// packets OVS SNATed (source MAC features::kOvsSnatSourceMac, on the gateway) untracked. Pure.
+std::string renderSnatNftables(const std::string& gateway);
 
 // The nftables script (for `nft -f -`) that replaces the table in one transaction. With the
 // proxy off: a script that deletes the table (if any). Pure.

@@ -64,6 +64,8 @@ TEST_CASE("pod-network flows build and carry the pipeline's decisions", "[unit]"
   CHECK(containsLine(lines, "in_port=12"));
   CHECK(containsLine(lines, "nw_src=10.244.1.5"));
   CHECK(containsLine(lines, "nat(src=10.10.2.1)"));
+  // Marked for the node's kernel, which leaves it untracked (ServiceHost's sluice-snat).
+  CHECK(containsLine(lines, "mod_dl_src:aa:bb:cc:dd:ee:fd,mod_dl_dst:02:00:00:00:01:01,output:2"));
   CHECK(containsLine(lines, "set_field:10.10.2.2->tun_dst"));
   CHECK(containsLine(lines, "nw_dst=10.244.2.0/24"));
   // Every flow of a table is distinct: no two owners fight over a key.

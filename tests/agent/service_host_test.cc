@@ -74,9 +74,11 @@ TEST_CASE("the node side of the proxy: nftables, routes and neighbour, then gone
   CHECK_THAT(table, !Catch::Contains("30080"));
   CHECK_THAT(table, !Catch::Contains("masquerade"));
 
-  // The proxy off: nothing of it is left.
+  // The proxy off: nothing of it is left, but what OVS SNATed stays untracked.
   plan.enabled = false;
   REQUIRE(apply(plan).ok());
+  CHECK_THAT(node.in("nft list table ip sluice-snat"),
+             Catch::Contains("iifname \"gw0\" ether saddr aa:bb:cc:dd:ee:fd notrack"));
   CHECK_THAT(node.in("nft list tables"), !Catch::Contains("sluice-proxy"));
   CHECK_THAT(node.in("ip route show 169.254.0.252"), Catch::Equals("rc=0\n"));
   CHECK_THAT(node.in("ip route show 10.96.0.0/12"), Catch::Equals("rc=0\n"));

@@ -177,6 +177,9 @@ TEST_CASE("the nftables script replaces the table: DNAT, masquerade and the CIDR
                              "dport 30080 dnat to 169.254.0.252"));
   plan.enabled = false;
   CHECK(renderServiceNftables(plan) == "add table ip sluice-proxy\ndelete table ip sluice-proxy\n");
+  CHECK_THAT(renderSnatNftables("sluice-gw0"),
+             Catch::Contains("type filter hook prerouting priority raw;") &&
+                 Catch::Contains("iifname \"sluice-gw0\" ether saddr aa:bb:cc:dd:ee:fd notrack"));
 }
 
 TEST_CASE("reserved group IDs are kept after a restart and never given twice", "[unit]") {

@@ -104,8 +104,10 @@ TEST_CASE("deleting a pod removes its port, its flows and its IP", "[lab]") {
     return lab.nodeExec("node01", "cat " + lab.stateDir() + "/nodes/node01/state/ipam.json").output;
   };
   CHECK(ports() == "1\n");
-  // Delivery to the pod: switched (to its own MAC) and routed (through L3DecTTL).
-  CHECK(count(flows(), "nw_dst=" + ip) == 2);
+  // Delivery to the pod: switched (to its own MAC), routed (through L3DecTTL), and hairpin (the
+  // pod reached itself through a Service).
+  CHECK(count(flows(), "nw_dst=" + ip) == 3);
+  CHECK(count(flows(), "nw_src=" + ip + ",nw_dst=" + ip) == 1);
   CHECK(count(ipam(), ip) == 1);
   REQUIRE(lab.lab("pod del gone").ok());
   CHECK(ports() == "0\n");

@@ -34,6 +34,25 @@ std::string bucketAddress(const std::string& dotted) {
   return text;
 }
 
+// Starts, on `node`, a bounded TCP server that answers every connection with the peer's IP; its
+// PID file in the lab's state makes `sluice-lab down` stop it.
+void startPeerEcho(Lab& lab, const std::string& node, const std::string& nodeIp) {
+  const auto started =
+      lab.nodeExec(node, "(timeout 120 python3 " + std::string(SLUICE_SOURCE_ROOT) +
+                             "/tools/lab/extsrv.py --address " + nodeIp +
+                             " --tcp-port 18080 --udp-port 19000 " + "--log-dir " + lab.stateDir() +
+                             "/peer-echo-" + node + " >/dev/null 2>&1 & echo $! >" +
+                             lab.stateDir() + "/pids/peer-echo-" + node + ".pid)");
+  REQUIRE(started.ok());
+}
+
+// The source IP the node at nodeIp saw for a connection from `pod` ("" if none).
+std::string sourceSeenBy(const Lab& lab, const std::string& pod, const std::string& nodeIp) {
+  return trim(
+      lab.exec(pod, "timeout 2 bash -c 'exec 3<>/dev/tcp/" + nodeIp + "/18080; head -1 <&3'")
+          .output);
+}
+
 void applyService(Lab& lab, const std::string& yaml) {
   const auto applied = shell("printf '%s\\n' " + quote(yaml) + " | " + quote(Lab::tool()) +
                              " --name " + lab.name() + " kubectl -- apply -f -");
@@ -110,6 +129,10 @@ TEST_CASE(
                          "timeout 2 bash -c 'exec 3<>/dev/tcp/10.10.3.1/8080; head -1 <&3'")
                     .output) == "10.10.0.8";
   }));
+  // Other nodes' IPs never take the Egress: node02 sees node01's IP, not 10.10.0.8.
+  startPeerEcho(lab, "node02", "10.10.2.2");
+  CHECK(
+      waitFor(5s, [&] { return sourceSeenBy(lab, "prod/selected", "10.10.2.2") == "10.10.2.1"; }));
   // ...and its Service traffic still reaches the backends, 20 of 20, as the plain pod's does.
   for (const char* pod : {"client", "prod/selected"}) {
     const auto seen = answers(lab, pod, url, 20);
@@ -271,6 +294,17 @@ TEST_CASE("with the proxy off, kube-proxy's own iptables rules serve the same Cl
     CHECK(seen.count("") == 0);
     CHECK(seen.size() == 3);  // web-0 (local), web-1 and web-2 (remote)
   }
+  // The outside still answers with kube-proxy's rules in the nodes' kernels (they drop what
+  // their conntrack calls INVALID; OVS's SNATed packets are left untracked): node01's IP for the
+  // plain pod, the egress IP for the selected one.
+  const auto outside = "timeout 2 bash -c 'exec 3<>/dev/tcp/10.10.3.1/8080; head -1 <&3'";
+  CHECK(waitFor(5s, [&] { return trim(lab.exec("client", outside).output) == "10.10.2.1"; }));
+  CHECK(
+      waitFor(10s, [&] { return trim(lab.exec("prod/selected", outside).output) == "10.10.0.8"; }));
+  // Other nodes' IPs never take the Egress in this mode either.
+  startPeerEcho(lab, "node02", "10.10.2.2");
+  CHECK(
+      waitFor(5s, [&] { return sourceSeenBy(lab, "prod/selected", "10.10.2.2") == "10.10.2.1"; }));
   // Hairpin through kube-proxy's rules (it masquerades a backend reaching itself).
   CHECK(waitFor(5s, [&] { return !httpGet(lab, "web-0", url).empty(); }));
   // DNS through kube-proxy's rules.

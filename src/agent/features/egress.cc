@@ -131,6 +131,7 @@ void appendSnatFlows(const Pipeline& pipeline, const Pipeline& physicalPipeline,
           .matchMark(kSnatHere)
           .matchField(kEgressId, id)
           .ct(CtAction().commit().zone(kSnatCtZone).natSrc(ip).loadMark(kCtEgressSnatMark))
+          .modDlSrc(kOvsSnatSourceMac)
           .modDlDst(node.gatewayMac)
           .output(kGatewayOfPort)
           .build());

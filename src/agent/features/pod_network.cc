@@ -179,6 +179,7 @@ Result<std::vector<Flow>> nodeFlows(const Pipeline& pipeline, const NodeNetwork&
                               .zone(kSnatCtZone)
                               .natSrc(ip(node.nodeIp))
                               .loadMark(kCtEgressSnatMark))
+                      .modDlSrc(kOvsSnatSourceMac)
                       .modDlDst(node.gatewayMac)
                       .output(kGatewayOfPort)
                       .build());

@@ -23,6 +23,12 @@ inline constexpr std::uint32_t kUplinkOfPort = 1;
 inline constexpr std::uint32_t kPhyPatchOfPort = 2;  // to br-int
 // The destination MAC of routed packets sent through the tunnel: the receiver rewrites it.
 inline constexpr const char* kGlobalVirtualMac = "aa:bb:cc:dd:ee:ff";
+// The source MAC of packets OVS SNATed (to the node IP or an egress IP) and hands to the node's
+// kernel on the gateway, only to be routed out. Their replies come back into OVS from the uplink
+// and never pass the kernel, whose conntrack would see half a connection and call its next packets
+// INVALID (kube-proxy drops those); the node's nftables leave packets with this MAC untracked
+// (ServiceHost, table ip sluice-snat).
+inline constexpr const char* kOvsSnatSourceMac = "aa:bb:cc:dd:ee:fd";
 
 struct NodeNetwork {
   std::string nodeName;
