@@ -373,8 +373,8 @@ std::string datapathActions(const std::string& trace) {
 // its own IP and the peer address it sees.
 class PodHost {
  public:
-  PodHost(const sluice::testing::OvsSandbox& sandbox, const LocalPod& pod, const NodeNetwork& node)
-      : sandbox_(sandbox) {
+  PodHost(const sluice::testing::OvsSandbox& sandbox, const LocalPod& pod,
+          const NodeNetwork& node) {
     const std::string suffix =
         std::to_string(::getpid() % 100000) + "-" + std::to_string(pod.ofport);
     netns_ = "slsvc-" + suffix;
@@ -459,7 +459,6 @@ class PodHost {
     REQUIRE(output);
     REQUIRE(output->exitCode == 0);
   }
-  const sluice::testing::OvsSandbox& sandbox_;
   std::string netns_;
   std::string port_;
   pid_t server_ = -1;
