@@ -54,7 +54,10 @@ DetectedServiceCidr detectServiceCidr(Client& client) {
   if (!object)
     return {.cidr = std::nullopt,
             .whyNot = std::string("cannot get ServiceCIDR ") + kDefaultServiceCidrName + ": " +
-                      object.error().message};
+                      object.error().message +
+                      (object.code() == 403
+                           ? "; grant get on servicecidrs.networking.k8s.io or set serviceCIDR"
+                           : "; set serviceCIDR in the config to skip the read")};
   auto cidr = firstIpv4ServiceCidr(*object);
   if (!cidr) return {.cidr = std::nullopt, .whyNot = cidr.error().message};
   return {.cidr = *cidr, .whyNot = ""};
