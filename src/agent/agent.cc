@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "kube/service_cidr.h"
 
 namespace sluice::agent {
 namespace {
@@ -17,6 +18,8 @@ using namespace std::chrono_literals;
 constexpr const char* kPhysicalOwner = "br-phy";
 constexpr auto kPollPeriod = 50ms;
 constexpr auto kNeighbourRefresh = 60s;
+// How long start-up waits for the ServiceCIDR read before using the default.
+constexpr auto kServiceCidrTimeout = 2s;
 
 // The controller's address: configured, or from the Service's environment variables (cluster DNS
 // needs a working CNI, which is what this agent provides).
@@ -72,6 +75,18 @@ Result<NodeIdentity> Agent::waitForNodeIdentity() {
     std::this_thread::sleep_for(200ms);  // a retry interval, not a wait for a condition
   }
   return makeError("stopped");
+}
+
+void Agent::chooseServiceCidr(const kube::ClusterConfig& cluster) {
+  std::optional<Cidr> configured;
+  if (config_.proxy.serviceCidrConfigured) configured = config_.proxy.serviceCidr;
+  kube::DetectedServiceCidr detected;
+  if (!configured) detected = kube::detectServiceCidr(cluster, kServiceCidrTimeout);
+  const auto choice = kube::chooseServiceCidr(configured, detected);
+  config_.proxy.serviceCidr = choice.cidr;
+  serviceCidrSource_ = choice.describe();
+  SLUICE_LOG(kInfo, "agent") << "serviceCIDR " << choice.cidr.toString() << " ("
+                             << serviceCidrSource_ << ")";
 }
 
 Result<void> Agent::connectOvs() {
@@ -201,7 +216,7 @@ void Agent::createUnits() {
       .host = *serviceHost_,
       .config = {.enabled = config_.proxy.enabled, .serviceCidr = config_.proxy.serviceCidr},
       .nodePortAddresses = config_.proxy.nodePortAddresses,
-      .serviceCidrConfigured = config_.proxy.serviceCidrConfigured,
+      .serviceCidrSource = serviceCidrSource_,
       .gateway = config_.gatewayInterface,
       .recordProblem =
           [this](const nlohmann::json& object, const std::string& reason,
@@ -362,6 +377,7 @@ Result<void> Agent::run() {
   auto client = kube::Client::connect(*cluster);
   if (!client) return client.error();
   client_ = std::move(*client);
+  chooseServiceCidr(*cluster);
 
   std::filesystem::create_directories(config_.stateDir);
   auto identity = waitForNodeIdentity();

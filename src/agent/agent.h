@@ -68,6 +68,9 @@ class Agent : public PodDatapath {
   Result<nlohmann::json> answerQuery(const nlohmann::json& query);
   nlohmann::json statusAnswer() const;  // on the loop thread
   Result<NodeIdentity> waitForNodeIdentity();
+  // serviceCIDR: configured, else read from ServiceCIDR "kubernetes" (a bounded attempt), else
+  // the default; logs which.
+  void chooseServiceCidr(const kube::ClusterConfig& cluster);
   Result<void> connectOvs();
   Result<void> createSyncers();
   void createUnits();
@@ -86,6 +89,7 @@ class Agent : public PodDatapath {
   void refreshObservability();
 
   AgentConfig config_;
+  std::string serviceCidrSource_ = "default";  // kube::ServiceCidrChoice::describe()
   TaskLoop loop_;
   std::unique_ptr<kube::Client> client_;
   std::unique_ptr<ovsdb::OvsdbClient> ovsdb_;

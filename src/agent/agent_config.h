@@ -18,10 +18,12 @@ enum class DatapathType { kSystem, kNetdev };
 // nodePortAddresses.
 struct ProxySettings {
   bool enabled = true;  // key serviceProxy; false: kube-proxy serves Services
-  // kube-apiserver's --service-cluster-ip-range. It cannot be read from the API; the default is
-  // kubeadm's. The agent checks every ClusterIP it sees against it and warns when one is outside.
+  // kube-apiserver's --service-cluster-ip-range. Not configured: at start the agent reads the
+  // ServiceCIDR "kubernetes" (Kubernetes 1.31+) and keeps kubeadm's default below when it cannot
+  // (see kube/service_cidr.h). The agent checks every ClusterIP against it and warns when one is
+  // outside.
   Cidr serviceCidr = parseCidr("10.96.0.0/12").value_or(Cidr{});
-  bool serviceCidrConfigured = false;  // false: the default above
+  bool serviceCidrConfigured = false;  // false: not in the file; detected or the default above
   // Where NodePorts answer: this node's addresses in these CIDRs; empty: the node IP only.
   std::vector<Cidr> nodePortAddresses;
 };

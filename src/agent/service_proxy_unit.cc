@@ -34,13 +34,12 @@ std::string sliceServiceKey(const nlohmann::json& slice) {
   return kube::makeKey(kube::namespaceOf(slice), label->get<std::string>());
 }
 
-std::string serviceCidrMismatch(const Cidr& serviceCidr, bool configured, Ipv4 clusterIp,
+std::string serviceCidrMismatch(const Cidr& serviceCidr, const std::string& source, Ipv4 clusterIp,
                                 const std::string& service) {
   if (clusterIp == 0 || serviceCidr.contains(clusterIp)) return "";
   return "Service " + service + " has ClusterIP " + formatIpv4(clusterIp) +
-         ", outside the Service CIDR " + serviceCidr.toString() +
-         (configured ? " set" : " assumed (the default)") +
-         " in sluice-agent.conf; set serviceCIDR to kube-apiserver's "
+         ", outside the Service CIDR " + serviceCidr.toString() + " (" + source +
+         "); set serviceCIDR in sluice-agent.conf to kube-apiserver's "
          "--service-cluster-ip-range";
 }
 
@@ -101,10 +100,8 @@ ServiceProxyUnit::ServiceProxyUnit(Dependencies dependencies)
 Result<void> ServiceProxyUnit::installNodeFlows() {
   SLUICE_LOG(kInfo, "proxy") << (deps_.config.enabled ? "Sluice serves Services"
                                                       : "kube-proxy serves Services")
-                             << "; Service CIDR " << deps_.config.serviceCidr.toString()
-                             << (deps_.serviceCidrConfigured ? " (configured)"
-                                                             : " (the default; set "
-                                                               "serviceCIDR if it differs)");
+                             << "; Service CIDR " << deps_.config.serviceCidr.toString() << " ("
+                             << deps_.serviceCidrSource << ")";
   auto flows = features::proxyNodeFlows(deps_.pipeline, deps_.network, deps_.config);
   if (!flows) return flows.error();
   if (auto set = deps_.integration.setFlows(kProxyOwner, *flows); !set) return set;
@@ -197,7 +194,7 @@ void ServiceProxyUnit::reconcileService(
   }
   if (const auto clusterIp = service.clusterIp()) {
     const auto mismatch =
-        serviceCidrMismatch(deps_.config.serviceCidr, deps_.serviceCidrConfigured, *clusterIp, key);
+        serviceCidrMismatch(deps_.config.serviceCidr, deps_.serviceCidrSource, *clusterIp, key);
     if (!mismatch.empty() && cidrWarned_.insert(key).second)
       SLUICE_LOG(kWarning, "proxy") << mismatch;
   }

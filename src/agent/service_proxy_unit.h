@@ -56,9 +56,10 @@ class InformerServiceStore : public ServiceStore {
 // label); "" when it has none. Cheap: reads the label only.
 std::string sliceServiceKey(const nlohmann::json& slice);
 
-// Why a ClusterIP does not fit the configured Service CIDR ("" when it does): the configuration
-// is then wrong, and the message names the field and the fix.
-std::string serviceCidrMismatch(const Cidr& serviceCidr, bool configured, Ipv4 clusterIp,
+// Why a ClusterIP does not fit the Service CIDR ("" when it does): the configuration is then
+// wrong, and the message names the field and the fix. `source` says where the CIDR came from
+// ("configured", "from ServiceCIDR kubernetes", "default; ...").
+std::string serviceCidrMismatch(const Cidr& serviceCidr, const std::string& source, Ipv4 clusterIp,
                                 const std::string& service);
 
 // This node's view of one Service, for sluicectl and metrics.
@@ -86,8 +87,8 @@ class ServiceProxyUnit {
     FlowSink& integration;
     ServiceHost& host;
     features::ProxyConfig config;
-    std::vector<Cidr> nodePortAddresses;  // empty: the node IP
-    bool serviceCidrConfigured = false;   // whether serviceCidr came from the config
+    std::vector<Cidr> nodePortAddresses;        // empty: the node IP
+    std::string serviceCidrSource = "default";  // where serviceCidr came from, for messages
     std::string gateway = "sluice-gw0";
     ProblemRecorder recordProblem = nullptr;    // null: log only
     std::function<void()> onChanged = nullptr;  // after each reconcile (metrics)

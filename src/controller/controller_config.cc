@@ -146,9 +146,10 @@ Result<ControllerConfig> parseControllerConfig(const std::string& yamlText,
         applied = setInt(value, config.maxEgressIPsPerNode, 0, 1'000'000);
       else if (key == "rebalance")
         applied = setBool(value, config.rebalance);
-      else if (key == "serviceCIDR")
+      else if (key == "serviceCIDR") {
         applied = setCidr(value, config.serviceCIDR);
-      else if (key == "logLevel") {
+        config.serviceCIDRConfigured = true;
+      } else if (key == "logLevel") {
         applied = setString(value, config.logLevel);
         if (applied && config.logLevel != "debug" && config.logLevel != "info" &&
             config.logLevel != "warning" && config.logLevel != "error")

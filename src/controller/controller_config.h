@@ -28,8 +28,11 @@ struct ControllerConfig {
   bool rebalance = false;
   std::string logLevel = "info";
   // The cluster's Service CIDR (kube-apiserver --service-cluster-ip-range). Service traffic never
-  // takes an Egress; an Egress whose destinationCIDRs overlap it is told so in a condition.
-  Cidr serviceCIDR{0x0a600000, 12};  // 10.96.0.0/12
+  // takes an Egress; an Egress whose destinationCIDRs overlap it is told so in a condition. Not
+  // configured: read at start from ServiceCIDR "kubernetes", else this default (see
+  // kube/service_cidr.h).
+  Cidr serviceCIDR{0x0a600000, 12};    // 10.96.0.0/12
+  bool serviceCIDRConfigured = false;  // whether the file set serviceCIDR
 };
 
 // "100ms", "15s", "1m" to milliseconds; std::nullopt for anything else.

@@ -15,6 +15,7 @@
 #include "controller/egress_controller.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/service_cidr.h"
 
 namespace {
 
@@ -155,6 +156,16 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-controller: " << client.error().message << "\n";
     return 1;
   }
+  // A bounded read, so a slow API server delays start-up by seconds at most.
+  std::optional<Cidr> configuredServiceCidr;
+  if (config->serviceCIDRConfigured) configuredServiceCidr = config->serviceCIDR;
+  kube::DetectedServiceCidr detectedServiceCidr;
+  if (!configuredServiceCidr)
+    detectedServiceCidr = kube::detectServiceCidr(*cluster, std::chrono::seconds(2));
+  const auto serviceCidr = kube::chooseServiceCidr(configuredServiceCidr, detectedServiceCidr);
+  options.config.serviceCIDR = serviceCidr.cidr;
+  SLUICE_LOG(kInfo, "controller") << "serviceCIDR " << serviceCidr.cidr.toString() << " ("
+                                  << serviceCidr.describe() << ")";
   controller::EgressController egressController(**client, options);
   if (auto started = egressController.start(); !started) {
     std::cerr << "sluice-controller: " << started.error().message << "\n";

@@ -34,6 +34,11 @@ inline const ResourceRef kLeases{"coordination.k8s.io", "v1", "leases", true, "L
 inline const ResourceRef kEgresses{"crd.antrea.io", "v1beta1", "egresses", false, "Egress"};
 inline const ResourceRef kExternalIpPools{"crd.antrea.io", "v1beta1", "externalippools", false,
                                           "ExternalIPPool"};
+// Cluster-scoped; GA in Kubernetes 1.33, beta in 1.31-1.32 (see kube/service_cidr.h).
+inline const ResourceRef kServiceCidrs{"networking.k8s.io", "v1", "servicecidrs", false,
+                                       "ServiceCIDR"};
+inline const ResourceRef kServiceCidrsV1beta1{"networking.k8s.io", "v1beta1", "servicecidrs", false,
+                                              "ServiceCIDR"};
 }  // namespace resources
 
 struct ListOptions {

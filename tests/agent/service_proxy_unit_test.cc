@@ -80,7 +80,7 @@ struct ProxyFixture {
         .host = host,
         .config = {.enabled = enabled, .serviceCidr = *parseCidr("10.96.0.0/12")},
         .nodePortAddresses = {},
-        .serviceCidrConfigured = false,
+        .serviceCidrSource = "default",
         .gateway = "sluice-gw0",
         .recordProblem =
             [this](const json& object, const std::string& reason, const std::string& message) {
@@ -213,8 +213,8 @@ TEST_CASE("sliceServiceKey reads the label; a ClusterIP outside the CIDR names t
   CHECK(sliceServiceKey(json::parse(R"({"metadata":{"name":"s","namespace":"n"}})")).empty());
   CHECK(sliceServiceKey(json(1)).empty());
   const auto cidr = *parseCidr("10.96.0.0/12");
-  CHECK(serviceCidrMismatch(cidr, false, *parseIpv4("10.96.0.10"), "n/a").empty());
-  CHECK_THAT(serviceCidrMismatch(cidr, false, *parseIpv4("10.200.0.10"), "n/a"),
+  CHECK(serviceCidrMismatch(cidr, "default", *parseIpv4("10.96.0.10"), "n/a").empty());
+  CHECK_THAT(serviceCidrMismatch(cidr, "default", *parseIpv4("10.200.0.10"), "n/a"),
              Catch::Contains("set serviceCIDR"));
 }
 

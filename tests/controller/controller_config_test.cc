@@ -37,6 +37,11 @@ TEST_CASE("the shipped ConfigMap's controller config parses unchanged", "[unit]"
   CHECK(config->maxEgressIPsPerNode == 255);
   CHECK_FALSE(config->rebalance);
   CHECK(config->serviceCIDR.toString() == "10.96.0.0/12");
+  CHECK_FALSE(config->serviceCIDRConfigured);  // detected at start, else this default
+  auto set = parseControllerConfig("serviceCIDR: 10.100.0.0/16\n", "test");
+  REQUIRE(set);
+  CHECK(set->serviceCIDR.toString() == "10.100.0.0/16");
+  CHECK(set->serviceCIDRConfigured);
   // The shipped agent defaults (100ms reports, 300ms fencing) satisfy the timing contract.
   CHECK(validateTiming(AgentTiming{}, config->nodeSilenceTimeout));
 }

@@ -12,6 +12,7 @@
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
+#include "kube/service_cidr.h"
 #include "kube/work_queue.h"
 
 namespace sluice::kube {
@@ -616,6 +617,26 @@ TEST_CASE("leader election: one leader; hand-over within the lease duration when
   REQUIRE(c.elector.start().ok());
   REQUIRE(waitUntil([&] { return c.leading.load(); }, 5s));
   CHECK(Clock::now() - started < 500ms);
+}
+
+TEST_CASE("service CIDR: read from the API server's ServiceCIDR kubernetes; none when it is down",
+          "[apiserver]") {
+  auto server = startServer();
+  auto config = server->config();
+  REQUIRE(config.ok());
+  const auto detected = detectServiceCidr(*config, 2s);
+  INFO(detected.whyNot);
+  REQUIRE(detected.cidr);
+  CHECK(detected.cidr->toString() == "10.96.0.0/12");
+  CHECK(chooseServiceCidr(std::nullopt, detected).describe() == "from ServiceCIDR kubernetes");
+  // Down: a bounded failure with the reason, and the default.
+  server->stop();
+  const auto started = Clock::now();
+  const auto down = detectServiceCidr(*config, 2s);
+  CHECK(Clock::now() - started < 5s);
+  CHECK_FALSE(down.cidr);
+  CHECK_THAT(down.whyNot, Catch::Contains("ServiceCIDR kubernetes"));
+  CHECK(chooseServiceCidr(std::nullopt, down).cidr.toString() == "10.96.0.0/12");
 }
 
 }  // namespace

@@ -113,6 +113,7 @@ describe('RBAC', () => {
       'crd.antrea.io/egresses:get', 'crd.antrea.io/egresses:list', 'crd.antrea.io/egresses:watch',
       'crd.antrea.io/externalippools/status:patch',
       'crd.antrea.io/externalippools:list', 'crd.antrea.io/externalippools:watch',
+      'networking.k8s.io/servicecidrs:get', 'networking.k8s.io/servicecidrs:list',
     ]);
     assert.deepEqual(flatten(find('Role', 'sluice-controller-leader-election').rules), [
       'coordination.k8s.io/leases:create',
@@ -126,8 +127,11 @@ describe('RBAC', () => {
       'core/namespaces:list', 'core/namespaces:watch',
       'core/nodes:get', 'core/nodes:list', 'core/nodes:watch',
       'core/pods:get', 'core/pods:list', 'core/pods:watch',
+      'core/services:list', 'core/services:watch',
       'crd.antrea.io/egresses:get', 'crd.antrea.io/egresses:list', 'crd.antrea.io/egresses:watch',
       'crd.antrea.io/externalippools:list',
+      'discovery.k8s.io/endpointslices:list', 'discovery.k8s.io/endpointslices:watch',
+      'networking.k8s.io/servicecidrs:get', 'networking.k8s.io/servicecidrs:list',
     ]);
   });
 

@@ -123,6 +123,19 @@ const kBuiltins = [
       ['Selector', 'string', services.formatSelector, 1]]),
   },
   {
+    // The ranges ClusterIPs come from (GA in 1.33; v1beta1 in 1.31-1.32, served too). The API
+    // server creates "kubernetes" with its --service-cluster-ip-range (controllers.js).
+    group: 'networking.k8s.io', version: 'v1', extraVersions: ['v1beta1'], resource: 'servicecidrs', singular: 'servicecidr',
+    kind: 'ServiceCIDR', namespaced: false, shortNames: [], statusSubresource: true, fieldSelectors: ['metadata.name'],
+    schema: topLevel({
+      spec: { type: 'object', properties: { cidrs: { type: 'array', items: kString, 'x-kubernetes-list-type': 'atomic' } } },
+      status: { type: 'object', properties: { conditions: { type: 'array', items: kPreserve, 'x-kubernetes-list-map-keys': ['type'], 'x-kubernetes-list-type': 'map' } } },
+    }, 'ServiceCIDR defines a range of IP addresses using CIDR format (e.g. 192.168.0.0/24 or 2001:db2::/64). This range is used to allocate ClusterIPs to Service objects.'),
+    validateKind: services.validateServiceCidr,
+    columns: columns([['CIDRs', 'string', (o) => ((o.spec && o.spec.cidrs) || []).join(',')],
+      ['Age', 'string', (o) => age(o.metadata.creationTimestamp)]]),
+  },
+  {
     group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice',
     namespaced: true, shortNames: [], fieldSelectors: ['metadata.name', 'metadata.namespace'],
     schema: topLevel({

@@ -2,16 +2,19 @@
 //   * the EndpointSlice controller (kube-controller-manager): for every Service with a selector,
 //     EndpointSlices listing the matching pods that have an IP, with ready/serving/terminating;
 //   * kube-apiserver's own "kubernetes" Service reconciler: default/kubernetes (10.96.0.1:443)
-//     and its EndpointSlice pointing at the API server.
+//     and its EndpointSlice pointing at the API server;
+//   * its default ServiceCIDR reconciler: networking.k8s.io ServiceCIDR "kubernetes" with the
+//     range ClusterIPs are allocated from (10.96.0.0/12), Ready.
 // They run inside the lab API server and watch its store directly, so a pod change reaches the
 // slices in the same event-loop turn batch (well under a millisecond), with no polling.
 'use strict';
 
-const { kKubernetesServiceIp } = require('./services');
+const { kKubernetesServiceIp, kServiceCidr } = require('./services');
 
 const kServices = '/services';
 const kPods = '/pods';
 const kSlices = 'discovery.k8s.io/endpointslices';
+const kServiceCidrs = 'networking.k8s.io/servicecidrs';
 const kServiceNameLabel = 'kubernetes.io/service-name';
 const kManagedByLabel = 'endpointslice.kubernetes.io/managed-by';
 const kControllerName = 'endpointslice-controller.k8s.io';
@@ -239,4 +242,26 @@ function ensureKubernetesService(server, ip, port) {
   }
 }
 
-module.exports = { EndpointSliceController, ensureKubernetesService, resolvePort, kServiceNameLabel, kManagedByLabel, kControllerName };
+// ensureDefaultServiceCidr creates ServiceCIDR "kubernetes" (spec.cidrs: the allocator's range)
+// with a Ready condition, as kube-apiserver does at start; an existing one is left as it is
+// (spec.cidrs is immutable) except that a missing Ready condition is added.
+function ensureDefaultServiceCidr(server) {
+  const info = server.lookupOrThrow('networking.k8s.io', 'v1', 'servicecidrs');
+  let current = server.store.get(kServiceCidrs, '', 'kubernetes');
+  if (!current) {
+    server.createObject(info, { metadata: { name: 'kubernetes' }, spec: { cidrs: [kServiceCidr.text] } },
+      { namespace: '', query: new URLSearchParams() });
+    current = server.store.get(kServiceCidrs, '', 'kubernetes');
+  }
+  const conditions = (current.status && current.status.conditions) || [];
+  if (conditions.some((c) => c.type === 'Ready' && c.status === 'True')) return;
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const updated = structuredClone(current);
+  updated.status = {
+    conditions: [...conditions.filter((c) => c.type !== 'Ready'),
+      { type: 'Ready', status: 'True', lastTransitionTime: now, reason: 'ServiceCIDRReady', message: 'Kubernetes Service CIDR is ready' }],
+  };
+  server.store.write(kServiceCidrs, updated);
+}
+
+module.exports = { EndpointSliceController, ensureKubernetesService, ensureDefaultServiceCidr, resolvePort, kServiceNameLabel, kManagedByLabel, kControllerName };

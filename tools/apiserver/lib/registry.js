@@ -30,7 +30,7 @@ function compareVersions(a, b) {
 }
 
 function schemaName(group, version, kind) {
-  const known = { '': 'io.k8s.api.core', 'coordination.k8s.io': 'io.k8s.api.coordination', 'discovery.k8s.io': 'io.k8s.api.discovery', 'apiextensions.k8s.io': 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions' };
+  const known = { '': 'io.k8s.api.core', 'coordination.k8s.io': 'io.k8s.api.coordination', 'discovery.k8s.io': 'io.k8s.api.discovery', 'networking.k8s.io': 'io.k8s.api.networking', 'apiextensions.k8s.io': 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions' };
   const prefix = group in known ? known[group] : group.split('.').reverse().join('.');
   return `${prefix}.${version}.${kind}`;
 }
@@ -45,7 +45,8 @@ class Registry {
     for (const builtin of kBuiltins) {
       const resource = {
         ...builtin, builtin: true, listKind: `${builtin.kind}List`, storageVersion: builtin.version,
-        versions: [{ name: builtin.version, schema: builtin.schema, columns: builtin.columns, statusSubresource: !!builtin.statusSubresource }],
+        versions: [builtin.version, ...(builtin.extraVersions || [])].map((name) => (
+          { name, schema: builtin.schema, columns: builtin.columns, statusSubresource: !!builtin.statusSubresource })),
       };
       this.resources.set(groupResource(builtin.group, builtin.resource), resource);
     }

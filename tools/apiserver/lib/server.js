@@ -90,8 +90,10 @@ class ApiServer {
   }
 
   // startControllers runs what kube-controller-manager and kube-apiserver's reconcilers would:
-  // the EndpointSlice controller and default/kubernetes pointing at advertiseIp:port.
+  // the EndpointSlice controller, default/kubernetes pointing at advertiseIp:port, and the
+  // ServiceCIDR "kubernetes".
   startControllers({ advertiseIp, port }) {
+    controllers.ensureDefaultServiceCidr(this);
     if (advertiseIp && /^\d+\.\d+\.\d+\.\d+$/.test(advertiseIp)) controllers.ensureKubernetesService(this, advertiseIp, port);
     this.endpointSlices = new controllers.EndpointSliceController(this);
     this.endpointSlices.start();

@@ -294,7 +294,34 @@ function formatSelector(service) {
   return pairs.length ? pairs.join(',') : '<none>';
 }
 
+// ServiceCIDR (networking.k8s.io): spec.cidrs holds one or two CIDRs (one per family), set at
+// create and immutable. IPv4 entries are checked here; IPv6 ones are taken as written.
+function validateServiceCidr(object, old) {
+  const cidrs = (object.spec && object.spec.cidrs) || [];
+  const causes = [];
+  if (!Array.isArray(cidrs) || cidrs.length === 0) causes.push(cause('FieldValueRequired', 'spec.cidrs', 'Required value'));
+  else if (cidrs.length > 2) causes.push(cause('FieldValueTooMany', 'spec.cidrs', `Too many: ${cidrs.length}: must have at most 2 items`));
+  else {
+    cidrs.forEach((text, i) => {
+      if (String(text).includes(':')) return;
+      const [address, bits, extra] = String(text).split('/');
+      const base = ipToInt(address);
+      const prefix = /^\d{1,2}$/.test(bits || '') ? Number(bits) : -1;
+      if (base === null || prefix < 0 || prefix > 32 || extra !== undefined) {
+        causes.push(invalidValue(`spec.cidrs[${i}]`, text, 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'));
+      } else if (prefix < 32 && base % 2 ** (32 - prefix) !== 0) {
+        causes.push(invalidValue(`spec.cidrs[${i}]`, text, `must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64); did you mean ${intToIp(base - (base % 2 ** (32 - prefix)))}/${prefix}?`));
+      }
+    });
+  }
+  if (old && JSON.stringify((old.spec && old.spec.cidrs) || []) !== JSON.stringify(cidrs)) {
+    causes.push(invalidValue('spec.cidrs', cidrs, 'field is immutable'));
+  }
+  return causes;
+}
+
 module.exports = {
+  validateServiceCidr,
   defaultService, validateService, keepAllocatedOnUpdate, allocate, formatPorts, externalIp, formatSelector,
-  kKubernetesServiceIp, inServiceRange, ipToInt,
+  kKubernetesServiceIp, kServiceCidr, inServiceRange, ipToInt,
 };
