@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,10 +35,8 @@ constexpr char kBridge[] = "br-bench";
 constexpr int kServices = 1000;
 constexpr int kEndpoints = 10;
 
-[[noreturn]] void fail(const std::string& what) {
-  std::cerr << "bench_services: " << what << "\n";
-  std::exit(1);
-}
+// Thrown, not exit(): the sandbox's destructor stops its daemons and removes its netns.
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
 
 template <typename T>
 T check(Result<T> result, const std::string& what) {
@@ -234,10 +233,7 @@ class Bench {
   std::unique_ptr<testing::OvsSandbox> sandbox_;
 };
 
-}  // namespace
-
-int main() {
-  sluice::log::setLevel(sluice::log::Level::kWarning);
+int run() {
   const auto table = pipeline();
   const auto here = node();
   const auto computeStart = Clock::now();
@@ -263,4 +259,16 @@ int main() {
   std::printf("BENCH services.endpoint_change_ms_p50=%.2f p99=%.2f (target < 10)\n",
               percentile(changes, 0.5), percentile(changes, 0.99));
   return 0;
+}
+
+}  // namespace
+
+int main() {
+  sluice::log::setLevel(sluice::log::Level::kWarning);
+  try {
+    return run();
+  } catch (const std::exception& error) {
+    std::cerr << "bench_services: " << error.what() << "\n";
+    return 1;
+  }
 }
