@@ -205,15 +205,23 @@ std::string renderTrace(const std::vector<NodeTrace>& hops, const std::string& n
   for (std::size_t i = 0; i < hops.size(); ++i) {
     const auto& hop = hops[i];
     out << (i == 0 ? "" : "\n") << "node " << hop.status.node << ": " << hop.flow << "\n";
+    std::string previousActions;
     for (const auto& step : hop.parsed.steps) {
-      out << "  " << tableLabel(hop.status, step);
+      const auto table = tableLabel(hop.status, step);
+      out << "  " << table;
       if (step.priority < 0) {
         out << ": no match\n";
         continue;
       }
       out << " [" << step.priority << "]" << (step.match.empty() ? "" : " " + step.match);
-      const auto actions = actionText(hop.status, step);
+      auto actions = actionText(hop.status, step);
+      // A table reached by resubmit whose miss drops (SessionAffinity without a learned entry)
+      // drops nothing: processing returns to the flow that resubmitted.
+      if (step.priority == 0 && actions == "drop" &&
+          previousActions.find("resubmit(," + table + ")") != std::string::npos)
+        actions = "(no entry: back to the resubmitting flow)";
       out << "\n      -> " << (actions.empty() ? "(no actions)" : actions) << "\n";
+      previousActions = actions;
     }
     if (hop.parsed.loadBalancing)
       out << "  load balancing: " << describeLoadBalancing(*hop.parsed.loadBalancing) << "\n";

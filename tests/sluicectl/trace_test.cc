@@ -139,8 +139,8 @@ TEST_CASE("No match and unknown text do not confuse the parser", "[unit]") {
 }
 
 // A Service's select group in ofproto/trace, in the form OVS's xlate writes it ("group:N",
-// " -> using bucket B", "bucket B" and the bucket's actions). Written by hand from that format, as
-// the service flows are not on this branch yet; replace with a lab capture when they are.
+// " -> using bucket B", "bucket B" and the bucket's actions), trimmed by hand to what the parser
+// reads; fixtures/trace-service-clusterip.txt is a whole capture from a lab.
 const char* kServiceTrace =
     R"(Flow: tcp,in_port=5,dl_src=02:11:22:33:44:55,nw_src=10.244.1.2,nw_dst=10.96.0.10,tp_dst=80
 
@@ -174,6 +174,29 @@ TEST_CASE("trace reads the Service's group, the bucket picked and its endpoint",
   CHECK_FALSE(none.loadBalancing->endpoint);
   CHECK_THAT(describeLoadBalancing(*none.loadBalancing), Catch::Contains("no live bucket"));
   CHECK_FALSE(parseTrace(fixture("trace-source-tunnel.txt")).loadBalancing);
+}
+
+TEST_CASE(
+    "a ClusterIP SYN captured in a lab: SessionAffinity's miss returns to the resubmit, the "
+    "group picks the endpoint",
+    "[unit]") {
+  const auto parsed = parseTrace(fixture("trace-service-clusterip.txt"));
+  REQUIRE(parsed.loadBalancing);
+  CHECK(parsed.loadBalancing->group == 65540);
+  CHECK(parsed.loadBalancing->endpoint == "10.244.2.2:80");
+  AgentStatus status = nodeStatus("node01");
+  status.tables.clear();
+  const char* names[] = {"Classifier",    "SpoofGuard",      "ARPResponder",    "UnSNAT",
+                         "ConntrackZone", "ConntrackState",  "SessionAffinity", "ServiceLB",
+                         "EndpointDNAT",  "L3Forwarding",    "EgressMark",      "L3DecTTL",
+                         "SNAT",          "ConntrackCommit", "Output"};
+  for (int id = 0; id < 15; ++id) status.tables.push_back(PipelineTable{id, names[id], ""});
+  const auto text = renderTrace({NodeTrace{status, "tcp,in_port=5", parsed, "tunnel"}}, "");
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("  SessionAffinity [0]\n"
+                                   "      -> (no entry: back to the resubmitting flow)\n"));
+  CHECK_THAT(text, Catch::Contains("  ServiceLB [190] ct_state=+new+trk,tcp,nw_dst=10.107.64.169"));
+  CHECK_THAT(text, Catch::Contains("nat(dst=10.244.2.2:80)"));
 }
 
 }  // namespace
