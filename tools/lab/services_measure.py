@@ -5,7 +5,9 @@
     IP (the baseline; target >= 0.9x);
   - new TCP connections per second through the ClusterIP, against direct (target >= 0.8x);
   - endpoint removal to effect: a backend's Ready condition turns False until the client node's
-    select group no longer holds it, p50 and p99.
+    select group no longer holds it, p50 and p99;
+  - availability: the longest gap of a 10 ms connection stream to a ClusterIP while one of its two
+    backends is deleted, and while the client node's agent is killed and restarted.
 Prints `BENCH services.KEY=VALUE` lines. The lab is torn down at the end, also on failure.
 """
 import argparse
@@ -35,6 +37,32 @@ while time.monotonic() < end:
     finally:
         s.close()
 print(done, failed)
+"""
+
+# New connections every 10 ms for `seconds`; prints the longest stretch without an answered one
+# (ms) and how many failed. What a client of the Service notices during a fault.
+STREAM = r"""
+import socket, sys, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+failed = 0
+last_ok = start = time.monotonic()
+gap = 0.0
+while time.monotonic() - start < seconds:
+    s = socket.socket()
+    s.settimeout(0.2)
+    try:
+        s.connect((host, port))
+        s.recv(16)
+        now = time.monotonic()
+        gap = max(gap, now - last_ok)
+        last_ok = now
+    except OSError:
+        failed += 1
+    finally:
+        s.close()
+    time.sleep(0.01)
+gap = max(gap, time.monotonic() - last_ok)
+print(f"{gap * 1000:.0f} {failed}")
 """
 
 ACCEPT_LOOP = r"""
@@ -162,6 +190,32 @@ class ServicesBench:
         print(f"BENCH services.endpoint_removal_ms_p99={percentile(samples, 99):.0f}")
 
 
+    def availability(self):
+        """Longest gap of a 10 ms connection stream to a ClusterIP while (a) one of its two
+        backends is deleted and (b) the client node's agent is killed and restarted."""
+        client = self.lab.pod_netns("tp-client")
+        ips = [self.lab.run("pod", "add", f"av-{i}", "--node", node, "--labels", "app=av")
+               for i, node in ((1, "node02"), (2, "node03"))]
+        acceptors = [self.lab.spawn(["ip", "netns", "exec", self.lab.pod_netns(f"av-{i}"),
+                                     "python3", "-c", ACCEPT_LOOP, "5401"]) for i in (1, 2)]
+        self.lab.run("kubectl", "--", "apply", "-f", "-",
+                     stdin=service_yaml("av", {"app": "av"}, 80, 5401))
+        av_ip = self.cluster_ip("av")
+        wait_until("both av endpoints in node01's group", 20,
+                   lambda: all(self.group_holds("node01", ip) for ip in ips))
+        for fault, action in (("backend_delete", ("pod", "del", "av-2")),
+                              ("agent_restart", ("node", "agent-restart", "node01"))):
+            stream = subprocess.Popen(["ip", "netns", "exec", client, "python3", "-c", STREAM,
+                                       av_ip, "80", "4"], stdout=subprocess.PIPE, text=True)
+            time.sleep(1)  # the fault lands a second into the 4 s stream
+            self.lab.run(*action)
+            out, _ = stream.communicate(timeout=30)
+            gap, failed = out.split()
+            print(f"BENCH services.{fault}_gap_ms={gap} failed_connections={failed}")
+        for acceptor in acceptors:
+            self.lab.stop(acceptor)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials, shorter runs")
@@ -174,6 +228,7 @@ def main():
         bench = ServicesBench(lab, args.quick)
         bench.throughput()
         bench.endpoint_removal()
+        bench.availability()
     except (MeasureError, subprocess.TimeoutExpired) as error:
         print(f"services_measure: {error}", file=sys.stderr)
         return 1
