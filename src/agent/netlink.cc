@@ -280,18 +280,19 @@ Result<void> deleteAddress(const std::string& link, Ipv4 ip, int prefixLength) {
   return changeAddress(link, ip, prefixLength, false);
 }
 
-Result<void> replaceRoute(const RouteInfo& info) {
-  auto socket = connectRoute();
-  if (!socket) return socket.error();
-  auto link = kernelLink(socket->get(), info.link);
-  if (!link) return link.error();
+namespace {
+
+using RoutePtr = std::unique_ptr<rtnl_route, void (*)(rtnl_route*)>;
+
+// The route of `info` through `link`, as both replace and delete send it.
+Result<RoutePtr> routeOf(const RouteInfo& info, rtnl_link* link) {
   auto destination = parse(info.destination.toString(), AF_INET);
   if (!destination) return destination.error();
-  std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> route(rtnl_route_alloc(), rtnl_route_put);
+  RoutePtr route(rtnl_route_alloc(), rtnl_route_put);
   rtnl_route_set_family(route.get(), AF_INET);
   rtnl_route_set_dst(route.get(), destination->get());
   rtnl_nexthop* hop = rtnl_route_nh_alloc();
-  rtnl_route_nh_set_ifindex(hop, rtnl_link_get_ifindex(link->get()));
+  rtnl_route_nh_set_ifindex(hop, rtnl_link_get_ifindex(link));
   if (info.gateway) {
     auto gateway = parse(formatIpv4(*info.gateway), AF_INET);
     if (!gateway) {
@@ -302,7 +303,19 @@ Result<void> replaceRoute(const RouteInfo& info) {
   }
   if (info.onlink) rtnl_route_nh_set_flags(hop, RTNH_F_ONLINK);
   rtnl_route_add_nexthop(route.get(), hop);
-  if (int error = rtnl_route_add(socket->get(), route.get(), NLM_F_CREATE | NLM_F_REPLACE);
+  return route;
+}
+
+}  // namespace
+
+Result<void> replaceRoute(const RouteInfo& info) {
+  auto socket = connectRoute();
+  if (!socket) return socket.error();
+  auto link = kernelLink(socket->get(), info.link);
+  if (!link) return link.error();
+  auto route = routeOf(info, link->get());
+  if (!route) return route.error();
+  if (int error = rtnl_route_add(socket->get(), route->get(), NLM_F_CREATE | NLM_F_REPLACE);
       error < 0)
     return makeError("cannot route " + info.destination.toString() + " via " + info.link + ": " +
                      nlError(error));
@@ -314,24 +327,9 @@ Result<void> deleteRoute(const RouteInfo& info) {
   if (!socket) return socket.error();
   auto device = kernelLink(socket->get(), info.link);
   if (!device) return {};  // no link, no route through it
-  auto address = parse(info.destination.toString(), AF_INET);
-  if (!address) return address.error();
-  std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> route(rtnl_route_alloc(), rtnl_route_put);
-  rtnl_route_set_family(route.get(), AF_INET);
-  rtnl_route_set_dst(route.get(), address->get());
-  rtnl_nexthop* hop = rtnl_route_nh_alloc();
-  rtnl_route_nh_set_ifindex(hop, rtnl_link_get_ifindex(device->get()));
-  if (info.gateway) {
-    auto gateway = parse(formatIpv4(*info.gateway), AF_INET);
-    if (!gateway) {
-      rtnl_route_nh_free(hop);
-      return gateway.error();
-    }
-    rtnl_route_nh_set_gateway(hop, gateway->get());
-  }
-  if (info.onlink) rtnl_route_nh_set_flags(hop, RTNH_F_ONLINK);
-  rtnl_route_add_nexthop(route.get(), hop);
-  if (int error = rtnl_route_delete(socket->get(), route.get(), 0);
+  auto route = routeOf(info, device->get());
+  if (!route) return route.error();
+  if (int error = rtnl_route_delete(socket->get(), route->get(), 0);
       error < 0 && error != -NLE_OBJ_NOTFOUND)
     return makeError("cannot delete the route to " + info.destination.toString() + " via " +
                      info.link + ": " + nlError(error));
