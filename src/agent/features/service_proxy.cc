@@ -25,6 +25,15 @@ FlowBuilder flow(const Pipeline& pipeline, Table table, std::uint16_t priority, 
   return builder;
 }
 
+// L3Forwarding's hand-over to the node's kernel on the gateway: as it is (no SNAT), past
+// EgressMark, straight to the conntrack commit.
+FlowBuilder& toKernel(FlowBuilder& builder, const NodeNetwork& node) {
+  return builder.modDlDst(node.gatewayMac)
+      .load(kTargetOfPort, kGatewayOfPort)
+      .loadMark(kOfPortFound)
+      .gotoTable(Table::kConntrackCommit);
+}
+
 Protocol flowProtocol(ServiceProtocol protocol) {
   switch (protocol) {
     case ServiceProtocol::kTcp: return Protocol::kTcp;
@@ -228,27 +237,23 @@ Result<std::vector<Flow>> proxyNodeFlows(const Pipeline& pipeline, const NodeNet
   if (config.serviceCidr.prefix != 0) toGateway.push_back(config.serviceCidr.toString());
   if (config.enabled) toGateway.emplace_back(kNodePortVirtualIp);
   for (const auto& destination : toGateway) {
-    flows.push_back(flow(pipeline, Table::kL3Forwarding, kPriorityForwardServiceCidr, cookie)
-                        .matchProtocol(Protocol::kIp)
-                        .matchIpDst(destination)
-                        .modDlDst(node.gatewayMac)
-                        .load(kTargetOfPort, kGatewayOfPort)
-                        .loadMark(kOfPortFound)
-                        .gotoTable(Table::kConntrackCommit)
-                        .build());
+    flows.push_back(
+        toKernel(flow(pipeline, Table::kL3Forwarding, kPriorityForwardServiceCidr, cookie)
+                     .matchProtocol(Protocol::kIp)
+                     .matchIpDst(destination),
+                 node)
+            .build());
   }
 
   if (config.enabled) {
     // Replies of NodePort connections (externalTrafficPolicy Local keeps the client's address):
     // un-DNATed to kNodePortVirtualIp, they go back to the kernel, which undoes its own DNAT.
-    flows.push_back(flow(pipeline, Table::kL3Forwarding, kPriorityForwardServiceReply, cookie)
-                        .matchProtocol(Protocol::kIp)
-                        .matchIpSrc(kNodePortVirtualIp)
-                        .modDlDst(node.gatewayMac)
-                        .load(kTargetOfPort, kGatewayOfPort)
-                        .loadMark(kOfPortFound)
-                        .gotoTable(Table::kConntrackCommit)
-                        .build());
+    flows.push_back(
+        toKernel(flow(pipeline, Table::kL3Forwarding, kPriorityForwardServiceReply, cookie)
+                     .matchProtocol(Protocol::kIp)
+                     .matchIpSrc(kNodePortVirtualIp),
+                 node)
+            .build());
     // EndpointDNAT committed the connection with its NAT; committing again is needless.
     flows.push_back(flow(pipeline, Table::kConntrackCommit, kPriorityCommitSkipService, cookie)
                         .matchProtocol(Protocol::kIp)
@@ -267,16 +272,14 @@ Result<std::vector<Flow>> proxyNodeFlows(const Pipeline& pipeline, const NodeNet
                         .gotoTable(Table::kOutput)
                         .build());
     for (const Mark& source : {kFromPod, kFromTunnel})
-      flows.push_back(flow(pipeline, Table::kL3Forwarding, kPriorityForwardServiceReply, cookie)
-                          .matchProtocol(Protocol::kIp)
-                          .matchMark(source)
-                          .matchCtState(CtState().with(CtFlag::kRpl).with(CtFlag::kTrk))
-                          .matchMark(kCtFromGatewayMark)
-                          .modDlDst(node.gatewayMac)
-                          .load(kTargetOfPort, kGatewayOfPort)
-                          .loadMark(kOfPortFound)
-                          .gotoTable(Table::kConntrackCommit)
-                          .build());
+      flows.push_back(
+          toKernel(flow(pipeline, Table::kL3Forwarding, kPriorityForwardServiceReply, cookie)
+                       .matchProtocol(Protocol::kIp)
+                       .matchMark(source)
+                       .matchCtState(CtState().with(CtFlag::kRpl).with(CtFlag::kTrk))
+                       .matchMark(kCtFromGatewayMark),
+                   node)
+              .build());
   }
   return collectFlows(std::move(flows));
 }
