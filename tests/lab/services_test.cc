@@ -100,6 +100,17 @@ std::map<std::string, std::string> addWebBackends(Lab& lab) {
   return ips;
 }
 
+// Listings 1 and 2 of the thesis: prod pods with role=web leave through 10.10.0.8 on node03; the
+// pod prod/selected on node01 is one of them.
+void addSelectedClient(Lab& lab) {
+  REQUIRE(lab.lab("ns add prod --labels env=prod").ok());
+  REQUIRE(lab.lab("node label node03 network-role=egress-gateway").ok());
+  const auto thesis = std::string(SLUICE_SOURCE_ROOT) + "/tests/fixtures/thesis";
+  REQUIRE(lab.kubectl("apply -f " + thesis + "/listing2-pool.yml").ok());
+  REQUIRE(lab.kubectl("apply -f " + thesis + "/listing1-egress.yml").ok());
+  REQUIRE_FALSE(lab.addPod("selected", "node01", "role=web", "prod").empty());
+}
+
 TEST_CASE(
     "ClusterIP: two remote backends, a plain and an Egress-selected client, DNS by name, "
     "a deleted backend leaves the rotation",
@@ -108,13 +119,7 @@ TEST_CASE(
   REQUIRE(lab.up());
   const auto backends = addWebBackends(lab);
   REQUIRE_FALSE(lab.addPod("client", "node01").empty());
-  // Listings 1 and 2 of the thesis: prod pods with role=web leave through 10.10.0.8 on node03.
-  REQUIRE(lab.lab("ns add prod --labels env=prod").ok());
-  REQUIRE(lab.lab("node label node03 network-role=egress-gateway").ok());
-  const auto thesis = std::string(SLUICE_SOURCE_ROOT) + "/tests/fixtures/thesis";
-  REQUIRE(lab.kubectl("apply -f " + thesis + "/listing2-pool.yml").ok());
-  REQUIRE(lab.kubectl("apply -f " + thesis + "/listing1-egress.yml").ok());
-  REQUIRE_FALSE(lab.addPod("selected", "node01", "role=web", "prod").empty());
+  addSelectedClient(lab);
   applyService(lab, webService("web"));
   const auto ip = clusterIp(lab, "web");
   INFO("ClusterIP " << ip);
@@ -272,12 +277,7 @@ TEST_CASE("with the proxy off, kube-proxy's own iptables rules serve the same Cl
   REQUIRE_FALSE(lab.addPod("web-0", "node01", "app=web").empty());
   REQUIRE(lab.lab("serve web-0 --port 8080").ok());
   REQUIRE_FALSE(lab.addPod("client", "node01").empty());
-  REQUIRE(lab.lab("ns add prod --labels env=prod").ok());
-  REQUIRE(lab.lab("node label node03 network-role=egress-gateway").ok());
-  const auto thesis = std::string(SLUICE_SOURCE_ROOT) + "/tests/fixtures/thesis";
-  REQUIRE(lab.kubectl("apply -f " + thesis + "/listing2-pool.yml").ok());
-  REQUIRE(lab.kubectl("apply -f " + thesis + "/listing1-egress.yml").ok());
-  REQUIRE_FALSE(lab.addPod("selected", "node01", "role=web", "prod").empty());
+  addSelectedClient(lab);
   applyService(lab, webService("web"));
   applyService(lab, webService("empty", "", "nothing-has-this-label"));
   const auto url = "http://" + clusterIp(lab, "web") + "/";
