@@ -35,8 +35,9 @@ std::vector<std::string> witnessesOf(const std::string& node, const std::vector<
     ranked.emplace_back(score(node, peer), peer);
   }
   // Highest score first; the name breaks (astronomically unlikely) ties.
-  std::sort(ranked.begin(), ranked.end(),
-            [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
   if (ranked.size() > k) ranked.resize(k);
   std::vector<std::string> out;
   out.reserve(ranked.size());
