@@ -14,25 +14,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// What the external host says it saw as the source of a TCP connection from `pod` to `ip`.
-std::string seenFrom(const Lab& lab, const std::string& pod, const std::string& ip = "10.10.3.1") {
-  auto result = lab.exec(pod, "timeout 2 bash -c 'exec 3<>/dev/tcp/" + ip + "/8080; head -1 <&3'");
-  auto text = result.output;
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return result.ok() ? text : "";
-}
-
-// Probes the external host received with `tag`, by source IP.
-std::map<std::string, int> probeSources(const Lab& lab, const std::string& tag) {
-  std::map<std::string, int> sources;
-  const auto log = shell("cat " + lab.stateDir() + "/ext/probes.log").output;
-  std::regex line("\\d+ (\\S+) \\d+ " + tag + "\\n");
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
-       ++it)
-    ++sources[(*it)[1]];
-  return sources;
-}
-
 const std::string kTools = std::string(SLUICE_SOURCE_ROOT) + "/tools/lab/";
 
 // A packet capture on the external host for a whole test. The leak check at the end reads what
@@ -101,53 +82,6 @@ std::vector<std::string> leaks(const std::vector<ExtCapture::Packet>& packets,
   return found;
 }
 
-// The probes of `tag` the external host logged: "received=N lost=N max_gap_ms=N sources={...}".
-std::string analyzeProbes(const Lab& lab, const std::string& tag) {
-  return shell("python3 " + kTools + "probe.py --analyze " + lab.stateDir() +
-               "/ext/probes.log --tag " + tag)
-      .output;
-}
-
-int figure(const std::string& text, const std::string& key) {
-  std::smatch match;
-  if (!std::regex_search(text, match, std::regex(key + "=(\\d+)"))) return -1;
-  return std::stoi(match[1]);
-}
-
-// A 10 ms probe stream from a pod to the external host, in the background. The sender writes how
-// many probes it sent to a file when it is done.
-class ProbeStream {
- public:
-  ProbeStream(const Lab& lab, const std::string& pod, const std::string& tag, int seconds)
-      : lab_(lab), tag_(tag), sentFile_(lab.stateDir() + "/" + tag + ".sent") {
-    REQUIRE(lab.exec(pod, "sh -c " + quote("python3 " + kTools + "probe.py --seconds " +
-                                           std::to_string(seconds) + " --tag " + tag + " > " +
-                                           sentFile_ + " 2>&1 &"))
-                .ok());
-  }
-  // Waits for the sender to finish; how many it sent.
-  int waitSent() const {
-    int sent = 0;
-    REQUIRE(waitFor(10s, [&] {
-      sent = std::atoi(shell("cat " + sentFile_).output.c_str());
-      return sent > 0;
-    }));
-    return sent;
-  }
-  // Waits for the sender to finish and the external host to have logged what arrived (or 2 s);
-  // the analysis, and the number sent.
-  std::pair<std::string, int> finish() const {
-    const int sent = waitSent();
-    REQUIRE(waitFor(2s, [&] { return figure(analyzeProbes(lab_, tag_), "received") >= sent; }));
-    return {analyzeProbes(lab_, tag_), sent};
-  }
-
- private:
-  const Lab& lab_;
-  std::string tag_;
-  std::string sentFile_;
-};
-
 struct ThesisLab {
   Lab lab{{.nodes = 3}};
   std::string web, other;
@@ -195,6 +129,7 @@ TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and f
 
   // A probe stream from web-1 through a crash of the egress node.
   const ProbeStream probes(lab, "prod/web-1", "failover", 4);
+  REQUIRE(probes.started());
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "failover")["10.10.0.8"] > 20; }, 20ms));
   REQUIRE(lab.lab("node stop " + first).ok());
@@ -219,7 +154,7 @@ TEST_CASE("Listings 1 and 2 verbatim: the selected pod leaves as 10.10.0.8 and f
 
   // Deleting the Egress brings the node IP back (once the probe stream is over: from then on the
   // node's IP is the right source).
-  probes.waitSent();
+  REQUIRE(probes.waitSent() > 0);
   REQUIRE(lab.kubectl("delete egress egress-prod-web").ok());
   CHECK(waitFor(
       5s, [&] { return seenFrom(lab, "prod/web-1") == "10.10.2.1"; }, 50ms));
@@ -238,6 +173,7 @@ TEST_CASE("a graceful move (the egress node leaves the pool) loses no probe", "[
   REQUIRE((first == "node02" || first == "node03"));
 
   const ProbeStream probes(lab, "prod/web-1", "graceful", 4);
+  REQUIRE(probes.started());
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "graceful")["10.10.0.8"] > 20; }, 20ms));
   const auto snatEntries = [&](const std::string& node) {
@@ -251,10 +187,11 @@ TEST_CASE("a graceful move (the egress node leaves the pool) loses no probe", "[
   // A planned move: the node stays up, but no longer matches the pool's nodeSelector.
   REQUIRE(lab.lab("node label " + first + " network-role-").ok());
   const auto second = thesis.waitForNewEgressNode(first);
-  const auto [analysis, sent] = probes.finish();
-  INFO(analysis << " sent=" << sent);
-  CHECK(figure(analysis, "received") == sent);
-  CHECK(figure(analysis, "lost") == 0);
+  const auto probed = probes.finish();
+  INFO(probed.analysis << " sent=" << probed.sent);
+  CHECK(probed.sent > 0);
+  CHECK(probed.received == probed.sent);
+  CHECK(probed.lost == 0);
   CHECK(probeSources(lab, "graceful").size() == 1);
   CHECK(seenFrom(lab, "prod/web-1") == "10.10.0.8");
   // After its drain the old node has let go of the IP's connections too.
@@ -270,15 +207,17 @@ TEST_CASE("restarting the agent on the egress node does not interrupt SNAT", "[l
   const auto node = thesis.egressNode();
   REQUIRE((node == "node02" || node == "node03"));
   const ProbeStream probes(lab, "prod/web-1", "restart", 3);
+  REQUIRE(probes.started());
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "restart")["10.10.0.8"] > 20; }, 20ms));
   const auto restarted = lab.lab("node agent-restart " + node);
   INFO(restarted.output);
   REQUIRE(restarted.ok());
-  const auto [analysis, sent] = probes.finish();
-  INFO(analysis << " sent=" << sent);
-  CHECK(figure(analysis, "lost") == 0);
-  CHECK(figure(analysis, "received") == sent);
+  const auto probed = probes.finish();
+  INFO(probed.analysis << " sent=" << probed.sent);
+  CHECK(probed.sent > 0);
+  CHECK(probed.lost == 0);
+  CHECK(probed.received == probed.sent);
   CHECK(probeSources(lab, "restart").size() == 1);
   CHECK(thesis.egressNode() == node);
 }
@@ -336,6 +275,7 @@ TEST_CASE("a flow that predates the Egress takes the egress IP on the egress nod
   // One UDP socket for the whole stream: its conntrack entry (SNAT to the node's IP) is older
   // than the Egress.
   const ProbeStream probes(lab, "prod/web-2", "early", 5);
+  REQUIRE(probes.started());
   REQUIRE(waitFor(
       3s, [&] { return probeSources(lab, "early")["10.10.2.2"] > 20; }, 20ms));
   const std::string fixtures = std::string(SLUICE_SOURCE_ROOT) + "/tests/fixtures/thesis/";

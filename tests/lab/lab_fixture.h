@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct LabOptions {
   // Sluice's Service proxy in the agents; false: `up --no-proxy`, for kube-proxy's own rules
   // (`sluice-lab kube-proxy sync NODE`).
   bool proxy = true;
+  // sluice-controller replicas (`up --controllers N`, 1 to 3): replica I on host LAB-ctlI,
+  // controllerAddress(I); they elect a leader through the Lease kube-system/sluice-controller.
+  int controllers = 1;
 };
 
 class Lab {
@@ -73,6 +77,13 @@ class Lab {
   // Installs (or with clear=true removes) kube-proxy's iptables rules on `node`.
   CommandResult kubeProxy(const std::string& node, bool clear = false) const;
 
+  // The replica holding the controllers' Lease (`sluice-lab controller leader`), 0 if none.
+  int leaderReplica() const;
+  // Waits until some replica holds the Lease (or `timeout` passes); that replica, or 0.
+  int waitForLeader(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+  // HOST:PORT of controller replica `replica` (1-based).
+  static std::string controllerAddress(int replica);
+
   static std::string tool();  // path of tools/sluice-lab
 
  private:
@@ -80,6 +91,82 @@ class Lab {
   bool up_ = false;
   std::string upOutput_;
   std::string lastOutput_;
+};
+
+// What the external host says it saw as the source of a TCP connection from `pod` to `ip`
+// (tools/lab/extsrv.py on :8080); "" when the connection fails.
+std::string seenFrom(const Lab& lab, const std::string& pod, const std::string& ip = "10.10.3.1");
+
+// The probes tagged `tag` that the external host logged (tools/lab/probe.py), by source IP.
+std::map<std::string, int> probeSources(const Lab& lab, const std::string& tag);
+
+// probe.py's analysis of the probes of `tag` the external host logged:
+// "received=N lost=N max_gap_ms=N sources={...}". Lost probes are the holes in the sequence
+// numbers received; the gap is the longest time between two arrivals.
+std::string analyzeProbes(const Lab& lab, const std::string& tag);
+
+// The number after "KEY=" in `text`, -1 when absent.
+int figure(const std::string& text, const std::string& key);
+
+// A probe stream from a pod to the external host in the background: a UDP probe every 10 ms
+// (tools/lab/probe.py) for at most `seconds`, or until stop(). The external host logs each
+// arrival with its source IP, so gaps and losses are measured at the receiver.
+class ProbeStream {
+ public:
+  ProbeStream(const Lab& lab, const std::string& pod, const std::string& tag, int seconds);
+  ~ProbeStream();  // stops the sender if it still runs
+  ProbeStream(const ProbeStream&) = delete;
+  ProbeStream& operator=(const ProbeStream&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  const std::string& tag() const { return tag_; }
+  // Ends the stream now (SIGTERM: the sender still reports how many it sent).
+  void stop();
+  // Waits for the sender to finish; how many probes it sent (-1 if it did not finish in `timeout`).
+  int waitSent(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  struct Result {
+    std::string analysis;  // analyzeProbes()
+    int sent = -1;
+    int received = -1;
+    int lost = -1;      // sent but never received, the end of the stream included
+    int maxGapMs = -1;  // the longest time without an arrival, the end of the stream included
+  };
+  // Waits for the sender to finish and the external host to log what arrived (or 2 s more).
+  Result finish() const;
+
+ private:
+  const Lab& lab_;
+  std::string tag_;
+  std::string sentFile_;
+  int pid_ = 0;
+};
+
+// Who answers ARP for `ip` on the underlay, watched from the external host
+// (tools/lab/arpwatch.py): a request every 50 ms, each reply counted against the request it
+// answers. Two replies to one request mean two nodes answer for the IP (they would both use the
+// IP's floating MAC, so MACs cannot tell them apart).
+class ArpWatch {
+ public:
+  ArpWatch(const Lab& lab, const std::string& ip);
+  ~ArpWatch();  // stops the watcher if it still runs
+  ArpWatch(const ArpWatch&) = delete;
+  ArpWatch& operator=(const ArpWatch&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  struct Summary {
+    std::string text;  // the watcher's JSON
+    int requests = -1;
+    int answered = -1;
+    int maxReplies = -1;          // the most replies one request got
+    int multiReplyRequests = -1;  // requests answered more than once
+    int longestSilenceMs = -1;    // the longest run of unanswered requests
+  };
+  // Stops the watcher and reads its summary (fields stay -1 if it wrote none).
+  Summary stop();
+
+ private:
+  std::string out_;
+  int pid_ = 0;
 };
 
 }  // namespace sluice::testing

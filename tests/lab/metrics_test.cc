@@ -17,8 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kAgentAddress = "127.0.0.1:10350";       // per node netns (sluice-lab)
-constexpr const char* kControllerAddress = "10.10.4.1:10349";  // the control-plane host
+constexpr const char* kAgentAddress = "127.0.0.1:10350";        // per node netns (sluice-lab)
+constexpr const char* kControllerAddress = "10.10.4.11:10349";  // controller replica 1 (sluice-lab)
 
 // GET http://ADDRESS/PATH from inside NODE's network namespace: {status code, body}.
 std::pair<int, std::string> get(const Lab& lab, const std::string& node, const std::string& address,

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Probe stream for failover measurements: sends "SEQ TAG" UDP datagrams every --interval seconds
-to the external host, and with --analyze reads the external host's probe log and reports what
-arrived: the longest gap, lost probes, and every source IP seen."""
+to the external host (until --seconds pass or SIGTERM), and with --analyze reads the external
+host's probe log and reports what arrived: the longest gap, lost probes, and every source IP
+seen."""
 import argparse
+import signal
 import socket
 import sys
 import time
@@ -13,7 +15,10 @@ def send(target, port, interval, seconds, tag, fresh_socket=False):
     deadline = time.monotonic() + seconds
     seq = 0
     next_send = time.monotonic()
-    while time.monotonic() < deadline:
+    # SIGTERM ends the stream early, still printing how many probes were sent.
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    while time.monotonic() < deadline and not stopping:
         try:
             if fresh_socket:  # a new source port: each probe is a new connection to conntrack
                 sock.close()
