@@ -453,8 +453,10 @@ class Bench:
 
     def control_plane(self, kind, trials):
         """The gap of a 10 ms stream from a selected pod while the leader is SIGKILLed
-        (leader-kill) or the API server is stopped for OUTAGE_S (apiserver); after each trial a
-        window of the same length without a fault, the baseline."""
+        (leader-kill; started again after WINDOW_S) or the API server is stopped for OUTAGE_S
+        (apiserver), in a window from the fault until at least WINDOW_S later and until the stream
+        flows again; after each trial a window of the same length without a fault, the
+        baseline."""
         tag = f"cp-{kind}"
         name = {"leader-kill": "leader_kill", "apiserver": "apiserver_outage"}[kind]
         stream = self.start_probes("probe", tag, 0.01)
@@ -469,15 +471,16 @@ class Bench:
                 stopped = self.lab.run("controller", "stop", "--leader")
                 replica = re.findall(r"controller ([0-9]+) stopped", stopped)
                 time.sleep(WINDOW_S)  # the window's length: a measurement, not a wait for a state
-                end = now_ns()
                 self.lab.run("controller", "start", *replica)
             else:
                 self.lab.run("apiserver", "stop")
                 time.sleep(OUTAGE_S)  # the outage itself
                 self.lab.run("apiserver", "start", timeout=60)
-                restarted = now_ns()
-                time.sleep(max(0.0, (event + int(WINDOW_S * 1e9) - restarted) / 1e9, 1.0))
-                end = now_ns()
+                time.sleep(max(0.0, (event + int(WINDOW_S * 1e9) - now_ns()) / 1e9))
+            # The window ends once the stream flows again, so a gap that outlasts the fault is
+            # measured whole and its lost probes are holes between arrivals.
+            self.steady_stream(tag)
+            end = now_ns()
             faulted.append((event - 200_000_000, end, event))
             # The baseline: the same length without a fault, once everything is back.
             self.wait_alive(self.lab.egress_node("bench"))
