@@ -16,8 +16,9 @@ It samples the lab every ~150 ms and checks, on real state and real packets:
                    at most 1 s, from the injection until the fault has recovered.
 Per fault it also measures the time from the repair until the Egress status is consistent with the
 datapath (every IP owned by exactly the node the status names). Prints each fault with a timestamp
-and `BENCH chaos.*` lines. The lab is torn down at the end, also on failure, Ctrl-C or SIGTERM. `--status-poller` is an internal mode run inside the lab's
-control-plane netns (the API server is reachable only there).
+and `BENCH chaos.*` lines. The lab is torn down at the end, also on failure, Ctrl-C or SIGTERM.
+`--status-poller` is an internal mode run inside the lab's control-plane netns (the API server is
+reachable only there).
 """
 import argparse
 import base64
