@@ -96,9 +96,28 @@ spec:
   externalIPPools: [pool-a, pool-b]
   destinationCIDRs: [10.10.3.0/24]
 """
+# An Egress the churn never touches, so that every fault has selected pods whose Egress is
+# assigned all along (the churn may leave the other two deleted for tens of seconds).
+AVAIL_YAML = """\
+apiVersion: crd.antrea.io/v1beta1
+kind: ExternalIPPool
+metadata: {name: pool-avail}
+spec:
+  ipRanges: [{start: 10.10.0.30, end: 10.10.0.31}]
+  nodeSelector: {matchLabels: {network-role: egress-gateway}}
+---
+apiVersion: crd.antrea.io/v1beta1
+kind: Egress
+metadata: {name: avail}
+spec:
+  appliedTo: {podSelector: {matchLabels: {app: avail}}}
+  externalIPPool: pool-avail
+  destinationCIDRs: [10.10.3.0/24]
+"""
 THESIS_EGRESS = "egress-prod-web"
 SPREAD_EGRESS = "spread"
-EGRESS_IP_COUNT = {THESIS_EGRESS: 1, SPREAD_EGRESS: 2}
+AVAIL_EGRESS = "avail"
+EGRESS_IP_COUNT = {THESIS_EGRESS: 1, SPREAD_EGRESS: 2, AVAIL_EGRESS: 1}
 
 
 def live_responders(dump, own_ip):
@@ -297,18 +316,18 @@ class Chaos:
         self.fault_threads = []
         self.workers = []  # the churn and fault loops
         # Egress state: present flag and the times of transitions (apply or delete issued).
-        self.egress_present = {THESIS_EGRESS: False, SPREAD_EGRESS: False}
-        self.egress_transitions = {THESIS_EGRESS: [], SPREAD_EGRESS: []}
-        self.egress_ips_seen = {THESIS_EGRESS: set(), SPREAD_EGRESS: set()}
-        self.steady_since = {THESIS_EGRESS: None, SPREAD_EGRESS: None}
-        self.steady_intervals = {THESIS_EGRESS: [], SPREAD_EGRESS: []}
+        self.egress_present = {THESIS_EGRESS: False, SPREAD_EGRESS: False, AVAIL_EGRESS: False}
+        self.egress_transitions = {THESIS_EGRESS: [], SPREAD_EGRESS: [], AVAIL_EGRESS: []}
+        self.egress_ips_seen = {THESIS_EGRESS: set(), SPREAD_EGRESS: set(), AVAIL_EGRESS: set()}
+        self.steady_since = {THESIS_EGRESS: None, SPREAD_EGRESS: None, AVAIL_EGRESS: None}
+        self.steady_intervals = {THESIS_EGRESS: [], SPREAD_EGRESS: [], AVAIL_EGRESS: []}
         self.latest_status = None  # (time, {egress: [[ip, node]]}) or None when not answering
         self.last_probe = {}  # pod key -> (time, source)
         self.probes = {}  # pod key -> Popen
         self.pod_egress = {}  # pod key -> Egress name or None
         self.departed_nodes = {}  # pod key -> node, for pods deleted during the run
         self.outages = {node: [] for node in NODES}  # node -> [[start, end or None]] (agent, OVS, cut)
-        self.steady_applied = {THESIS_EGRESS: [], SPREAD_EGRESS: []}  # (apply time, steady start)
+        self.steady_applied = {THESIS_EGRESS: [], SPREAD_EGRESS: [], AVAIL_EGRESS: []}  # (apply time, steady start)
         self.pod_created = {}  # pod key -> when `pod add` started
         self.counts = {"dual_owner": 0, "ipam": 0, "connectivity": 0, "live_node": 0,
                        "wrong_source": 0, "availability": 0}
@@ -353,6 +372,8 @@ class Chaos:
                   ("default/spread-0", "node01", "app=spread", SPREAD_EGRESS),
                   ("default/spread-1", "node01", "app=spread", SPREAD_EGRESS),
                   ("default/spread-2", "node03", "app=spread", SPREAD_EGRESS),
+                  ("default/avail-1", "node01", "app=avail", AVAIL_EGRESS),
+                  ("default/avail-4", "node04", "app=avail", AVAIL_EGRESS),
                   ("default/plain-1", "node01", "app=plain", None),
                   ("default/plain-4", "node04", "app=plain", None)]
         for key, node, labels, egress in stable:
@@ -371,6 +392,7 @@ class Chaos:
             self.start_probe(key)
         self.apply_egress(THESIS_EGRESS)
         self.apply_egress(SPREAD_EGRESS)
+        self.apply_egress(AVAIL_EGRESS)
         self.poller = lab.spawn(["ip", "netns", "exec", f"{lab.name}-cp", "python3", SELF,
                                  "--status-poller", f"{lab.state}/kubeconfig"],
                                 stdout=subprocess.PIPE)
@@ -401,7 +423,7 @@ class Chaos:
             args = ["apply", "-f", f"{THESIS}/listing2-pool.yml", "-f", f"{THESIS}/listing1-egress.yml"]
             stdin = None
         else:
-            args, stdin = ["apply", "-f", "-"], SPREAD_YAML
+            args, stdin = ["apply", "-f", "-"], SPREAD_YAML if egress == SPREAD_EGRESS else AVAIL_YAML
         now = time.time()
         with self.lock:
             self.egress_transitions[egress].append(now)
@@ -564,19 +586,23 @@ class Chaos:
         return str(leader), f"controller-{leader} (leader)"
 
     def counted_streams(self, kind, target):
-        """The stable selected pods whose probe gaps a fault answers for. A fault on a node stops
-        the traffic of that node's own pods for reasons no failover can fix (their OVS is gone,
-        their uplink is cut), so those pods do not count, with one exception: a killed agent leaves
-        its datapath forwarding, so its pods keep counting unless their Egress had an IP on that
-        very node (the IP moves, and the dead agent cannot send its pods to the new owner).
-        Faults of the controller and the API server count for every stable selected pod."""
+        """The stable selected pods whose probe gaps a fault answers for, as far as the fault's
+        start tells (check_availability also drops those whose Egress the churn changed during
+        the fault). Only pods whose Egress is applied count: the others leave with their node's
+        IP, which no Egress fault touches. A fault on a node stops the traffic of that node's own
+        pods for reasons no failover can fix (their OVS is gone, their uplink is cut), so those
+        pods do not count, with one exception: a killed agent leaves its datapath forwarding, so
+        its pods keep counting unless their Egress had an IP on that very node (the IP moves, and
+        the dead agent cannot send its pods to the new owner). Faults of the controller and the
+        API server count for every such pod."""
         with self.lock:
             status = self.latest_status
+            present = dict(self.egress_present)
         egresses = (status[1] or {}) if status else {}
         counted = []
         for key in self.stable:
             egress = self.pod_egress[key]
-            if egress is None:
+            if egress is None or not present[egress]:
                 continue
             if kind in NODE_FAULTS and self.stable_nodes[key] == target:
                 holders = {node for _, node in egresses.get(egress) or []}
@@ -992,10 +1018,9 @@ class Chaos:
         for fault in self.faults:
             start, end = self.fault_window(fault, run_end)
             for key in fault.streams:
-                egress = self.pod_egress[key]
-                # A dead agent on the pod's own node cannot apply an Egress that churn changed.
-                if fault.kind == "agent-kill" and self.stable_nodes[key] == fault.target and \
-                        self.changed_during(egress, start, end):
+                # An Egress applied or deleted around the fault moves its pods' traffic for its
+                # own reasons (and a dead agent on the pod's node cannot follow it).
+                if self.changed_during(self.pod_egress[key], start - TRANSITION_MARGIN, end):
                     continue
                 gap = self.longest_gap(key, start, end)
                 if fault.gap is None or gap > fault.gap[0]:
@@ -1202,8 +1227,9 @@ def run(options, reporter):
 
 
 def median_text(values):
+    """The nearest-rank p50 (of two values, the lower), as a whole number, or "nan"."""
     ordered = sorted(values)
-    return f"{ordered[len(ordered) // 2]:.0f}" if ordered else "nan"
+    return f"{ordered[(len(ordered) - 1) // 2]:.0f}" if ordered else "nan"
 
 
 def main():
