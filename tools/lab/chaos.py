@@ -327,7 +327,8 @@ class Chaos:
         self.pod_egress = {}  # pod key -> Egress name or None
         self.departed_nodes = {}  # pod key -> node, for pods deleted during the run
         self.outages = {node: [] for node in NODES}  # node -> [[start, end or None]] (agent, OVS, cut)
-        self.steady_applied = {THESIS_EGRESS: [], SPREAD_EGRESS: [], AVAIL_EGRESS: []}  # (apply time, steady start)
+        # (apply time, steady start)
+        self.steady_applied = {THESIS_EGRESS: [], SPREAD_EGRESS: [], AVAIL_EGRESS: []}
         self.pod_created = {}  # pod key -> when `pod add` started
         self.counts = {"dual_owner": 0, "ipam": 0, "connectivity": 0, "live_node": 0,
                        "wrong_source": 0, "availability": 0}
@@ -361,7 +362,8 @@ class Chaos:
     def setup(self):
         lab = self.lab
         # One replica is the lab's default: without the flag, a lab without replicas still runs.
-        replicas = ["--controllers", str(self.options.controllers)] if self.options.controllers != 1 else []
+        replicas = (["--controllers", str(self.options.controllers)]
+                    if self.options.controllers != 1 else [])
         up = lab.run("up", "--nodes", str(len(NODES)), *replicas, timeout=180)
         self.out.say(up.stdout.strip())
         for node in GATEWAYS:
@@ -641,7 +643,8 @@ class Chaos:
                     self.cut.add(target)
                 direction = CUT_DIRECTIONS[kind]
                 # `node cut NODE` alone is the cut both ways, also for a lab without --direction.
-                lab.run("node", "cut", target, *(["--direction", direction] if direction != "both" else []))
+                lab.run("node", "cut", target,
+                        *(["--direction", direction] if direction != "both" else []))
                 self.out.say(f"{label}: uplink cut ({direction}) for {hold:.1f}s", fault.injected)
                 self.stop_faults.wait(hold)
                 lab.run("node", "heal", target)
@@ -1222,7 +1225,8 @@ def run(options, reporter):
     consistent = [f.status_consistent * 1000 for f in chaos.faults if f.status_consistent is not None]
     reporter.bench("status_consistent_ms_p50", median_text(consistent))
     reporter.bench("status_consistent_ms_max", f"{max(consistent):.0f}" if consistent else "nan")
-    reporter.bench("status_never_consistent", sum(1 for f in chaos.faults if f.status_consistent is None))
+    reporter.bench("status_never_consistent",
+                   sum(1 for f in chaos.faults if f.status_consistent is None))
     return 0 if violations == 0 else 1
 
 
