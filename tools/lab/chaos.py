@@ -342,6 +342,7 @@ class Chaos:
         self.churn = {"pod_add": 0, "pod_del": 0, "egress_apply": 0, "egress_delete": 0,
                       "failed": 0}
         self.churn_counter = 0
+        self.undeleted = set()  # pods whose CNI DEL failed, retried like kubelet does
         self.violation_examples = []
         self.arrivals = {}  # pod key -> arrival times of its probes at the external host (capture)
 
@@ -479,6 +480,8 @@ class Chaos:
 
     def churn_step(self, rng):
         roll = rng.random()
+        for key in sorted(self.undeleted):
+            self.delete_pod(key)
         if roll < 0.12:
             egress = rng.choice([THESIS_EGRESS, SPREAD_EGRESS])
             if self.egress_present[egress]:
@@ -519,10 +522,22 @@ class Chaos:
         if key in self.lab.pods():
             self.churn["failed"] += 1
             self.start_probe(key)
+            # kubelet retries a failed CNI DEL until it succeeds; so does the churn (a DEL that
+            # failed half-way, say while OVS restarted, can leave the pod without a port).
+            self.undeleted.add(key)
             self.out.say(f"churn: pod del {key} failed: {result.stderr.strip()[-160:]}")
         else:
+            self.undeleted.discard(key)
             self.churn["pod_del"] += 1
             self.out.say(f"churn: pod {key} deleted")
+
+    def retry_deletes(self, seconds):
+        """Retries the failed DELs, as kubelet would, until they succeed or `seconds` pass."""
+        def retried():
+            for key in sorted(self.undeleted):
+                self.delete_pod(key)
+            return not self.undeleted
+        return wait_until(seconds, retried, 1.0)
 
     # --- faults ---
 
@@ -884,6 +899,8 @@ class Chaos:
 
     def settle(self):
         self.out.say("settling: faults and churn stopped, waiting for the invariants")
+        if not self.retry_deletes(30):
+            self.out.say(f"CNI DEL still fails for {', '.join(sorted(self.undeleted))}")
         for egress, present in self.egress_present.items():
             if not present:
                 self.apply_egress(egress)
