@@ -2,17 +2,23 @@
 """Fault injection in a lab of its own (tools/bench chaos, test_lab_chaos; docs/chaos.md).
 
 While pods and Egresses/ExternalIPPools churn, it kills (SIGKILL) agents, ovs-vswitchd, the
-controller and the lab API server, and cuts and heals node uplinks, at random from a printed seed.
+controller's leader or standby (the lab runs 2 replicas) and the lab API server, and cuts and
+heals node uplinks (both ways or one way) and the leader's host, at random from a printed seed.
 It samples the lab every ~150 ms and checks, on real state and real packets:
   - dual_owner:    no egress IP has a live ARP responder (the owner's br-phy flow) on two connected nodes;
   - ipam:          no pod IP is allocated twice or leaked (each node's ipam.json against the lab's pods);
   - connectivity:  every pod reaches every pod and the external host (after settling);
   - live_node:     every Egress's IPs sit on nodes that are up and connected (after settling);
   - wrong_source:  per a tcpdump capture on the external host, no probe of a selected pod left with
-                   a pod IP, a node IP or an IP not of its Egress while that Egress was assigned.
-Prints each fault with a timestamp and `BENCH chaos.*` lines. The lab is torn down at the end,
-also on failure, Ctrl-C or SIGTERM. `--status-poller` is an internal mode run inside the lab's
-control-plane netns (the API server is reachable only there).
+                   a pod IP, a node IP or an IP not of its Egress while that Egress was assigned;
+  - availability:  per fault, the longest gap in the probe streams of the stable selected pods the
+                   fault counts for (not those on the faulted node itself, see counted_streams) is
+                   at most 1 s, from the injection until the fault has recovered.
+Per fault it also measures the time from the repair until the Egress status is consistent with the
+datapath (every IP owned by exactly the node the status names). Prints each fault with a timestamp
+and `BENCH chaos.*` lines. The lab is torn down at the end, also on failure, Ctrl-C or SIGTERM.
+`--status-poller` is an internal mode run inside the lab's control-plane netns (the API server is
+reachable only there).
 """
 import argparse
 import base64
@@ -53,7 +59,17 @@ STEP_ASIDE_BOUND = 0.0
 # A node whose agent was dead or whose uplink was cut when an Egress changed cannot apply the
 # change; it catches up this long after the outage ends (agent start, or the watch resuming).
 CATCHUP_MARGIN = 3.0
-FAULT_KINDS = ["agent-kill", "ovs-kill", "controller-kill", "apiserver-kill", "cut"]
+FAULT_KINDS = ["agent-kill", "ovs-kill", "leader-kill", "standby-kill", "controller-cut",
+               "apiserver-kill", "cut", "cut-in", "cut-out"]
+FAULT_ALIASES = {"controller-kill": "leader-kill"}  # the kind's name before the lab had 2 replicas
+NODE_FAULTS = {"agent-kill", "ovs-kill", "cut", "cut-in", "cut-out"}
+CUT_DIRECTIONS = {"cut": "both", "cut-in": "in", "cut-out": "out"}
+CONTROLLER_FAULTS = {"leader-kill", "standby-kill", "controller-cut"}
+# No single fault may stop a selected pod's egress traffic for longer than this (issue 14).
+AVAILABILITY_BOUND = 1.0
+# The stable selected pods probe this often, so a gap is measured to 20 ms; the others every
+# PROBE_INTERVAL.
+SELECTED_PROBE_INTERVAL = 0.02
 
 # The thesis's Listings 1 and 2 (applied verbatim from tests/fixtures/thesis) and a multi-IP
 # Egress over two pools, as tests/lab/egress_test.cc uses.
@@ -80,9 +96,28 @@ spec:
   externalIPPools: [pool-a, pool-b]
   destinationCIDRs: [10.10.3.0/24]
 """
+# An Egress the churn never touches, so that every fault has selected pods whose Egress is
+# assigned all along (the churn may leave the other two deleted for tens of seconds).
+AVAIL_YAML = """\
+apiVersion: crd.antrea.io/v1beta1
+kind: ExternalIPPool
+metadata: {name: pool-avail}
+spec:
+  ipRanges: [{start: 10.10.0.30, end: 10.10.0.31}]
+  nodeSelector: {matchLabels: {network-role: egress-gateway}}
+---
+apiVersion: crd.antrea.io/v1beta1
+kind: Egress
+metadata: {name: avail}
+spec:
+  appliedTo: {podSelector: {matchLabels: {app: avail}}}
+  externalIPPool: pool-avail
+  destinationCIDRs: [10.10.3.0/24]
+"""
 THESIS_EGRESS = "egress-prod-web"
 SPREAD_EGRESS = "spread"
-EGRESS_IP_COUNT = {THESIS_EGRESS: 1, SPREAD_EGRESS: 2}
+AVAIL_EGRESS = "avail"
+EGRESS_IP_COUNT = {THESIS_EGRESS: 1, SPREAD_EGRESS: 2, AVAIL_EGRESS: 1}
 
 
 def live_responders(dump, own_ip):
@@ -251,6 +286,9 @@ class Fault:
         self.injected = injected
         self.repaired = None
         self.recovered = None
+        self.streams = []  # the stable selected pods whose probe gaps this fault answers for
+        self.gap = None  # (seconds, pod key) once the capture is read
+        self.status_consistent = None  # seconds from the repair until the status was consistent
 
 
 class Chaos:
@@ -260,6 +298,9 @@ class Chaos:
         self.out = reporter
         self.work = work
         self.rng = random.Random(options.seed)
+        # Its own generator, so that the schedule of the other faults does not depend on whether
+        # a standby kill found a leader.
+        self.rng_standby = random.Random(options.seed + 2)
         self.churn_rng = random.Random(options.seed + 1)
         self.lock = threading.Lock()
         self.stop_faults = threading.Event()
@@ -269,27 +310,30 @@ class Chaos:
         self.cut = set()
         self.agent_down = set()
         self.busy_nodes = set()
-        self.controller_down = False
+        self.controller_down = False  # a controller fault (kill or cut of a replica) is active
         self.apiserver_down = False
         self.faults = []
         self.fault_threads = []
         self.workers = []  # the churn and fault loops
         # Egress state: present flag and the times of transitions (apply or delete issued).
-        self.egress_present = {THESIS_EGRESS: False, SPREAD_EGRESS: False}
-        self.egress_transitions = {THESIS_EGRESS: [], SPREAD_EGRESS: []}
-        self.egress_ips_seen = {THESIS_EGRESS: set(), SPREAD_EGRESS: set()}
-        self.steady_since = {THESIS_EGRESS: None, SPREAD_EGRESS: None}
-        self.steady_intervals = {THESIS_EGRESS: [], SPREAD_EGRESS: []}
+        self.egress_present = {THESIS_EGRESS: False, SPREAD_EGRESS: False, AVAIL_EGRESS: False}
+        self.egress_transitions = {THESIS_EGRESS: [], SPREAD_EGRESS: [], AVAIL_EGRESS: []}
+        self.egress_ips_seen = {THESIS_EGRESS: set(), SPREAD_EGRESS: set(), AVAIL_EGRESS: set()}
+        self.steady_since = {THESIS_EGRESS: None, SPREAD_EGRESS: None, AVAIL_EGRESS: None}
+        self.steady_intervals = {THESIS_EGRESS: [], SPREAD_EGRESS: [], AVAIL_EGRESS: []}
         self.latest_status = None  # (time, {egress: [[ip, node]]}) or None when not answering
         self.last_probe = {}  # pod key -> (time, source)
         self.probes = {}  # pod key -> Popen
         self.pod_egress = {}  # pod key -> Egress name or None
         self.departed_nodes = {}  # pod key -> node, for pods deleted during the run
         self.outages = {node: [] for node in NODES}  # node -> [[start, end or None]] (agent, OVS, cut)
-        self.steady_applied = {THESIS_EGRESS: [], SPREAD_EGRESS: []}  # (apply time, steady start)
+        # (apply time, steady start)
+        self.steady_applied = {THESIS_EGRESS: [], SPREAD_EGRESS: [], AVAIL_EGRESS: []}
         self.pod_created = {}  # pod key -> when `pod add` started
         self.counts = {"dual_owner": 0, "ipam": 0, "connectivity": 0, "live_node": 0,
-                       "wrong_source": 0}
+                       "wrong_source": 0, "availability": 0}
+        # (sample time, whether the Egress status was consistent with the datapath then)
+        self.consistency = []
         self.dual_owner_dead_agent = 0
         self.dead_agent_overlap_since = {}  # egress IP -> first sample with two owners, one dead
         self.dead_agent_overlap_max = 0.0
@@ -298,7 +342,9 @@ class Chaos:
         self.churn = {"pod_add": 0, "pod_del": 0, "egress_apply": 0, "egress_delete": 0,
                       "failed": 0}
         self.churn_counter = 0
+        self.undeleted = set()  # pods whose CNI DEL failed, retried like kubelet does
         self.violation_examples = []
+        self.arrivals = {}  # pod key -> arrival times of its probes at the external host (capture)
 
     # --- helpers ---
 
@@ -316,7 +362,10 @@ class Chaos:
 
     def setup(self):
         lab = self.lab
-        up = lab.run("up", "--nodes", str(len(NODES)), timeout=180)
+        # One replica is the lab's default: without the flag, a lab without replicas still runs.
+        replicas = (["--controllers", str(self.options.controllers)]
+                    if self.options.controllers != 1 else [])
+        up = lab.run("up", "--nodes", str(len(NODES)), *replicas, timeout=180)
         self.out.say(up.stdout.strip())
         for node in GATEWAYS:
             lab.run("node", "label", node, "network-role=egress-gateway")
@@ -326,6 +375,8 @@ class Chaos:
                   ("default/spread-0", "node01", "app=spread", SPREAD_EGRESS),
                   ("default/spread-1", "node01", "app=spread", SPREAD_EGRESS),
                   ("default/spread-2", "node03", "app=spread", SPREAD_EGRESS),
+                  ("default/avail-1", "node01", "app=avail", AVAIL_EGRESS),
+                  ("default/avail-4", "node04", "app=avail", AVAIL_EGRESS),
                   ("default/plain-1", "node01", "app=plain", None),
                   ("default/plain-4", "node04", "app=plain", None)]
         for key, node, labels, egress in stable:
@@ -333,6 +384,7 @@ class Chaos:
             lab.run("pod", "add", name, "--node", node, "--namespace", namespace, "--labels", labels)
             self.pod_egress[key] = egress
         self.stable = [key for key, *_ in stable]
+        self.stable_nodes = {key: node for key, node, *_ in stable}
         self.capture_path = os.path.join(self.work, "ext.pcap")
         self.capture = lab.spawn(["ip", "netns", "exec", f"{lab.name}-ext", "tcpdump", "-i", "eth0",
                                   "-n", "-U", "-s", "256", "-w", self.capture_path,
@@ -343,6 +395,7 @@ class Chaos:
             self.start_probe(key)
         self.apply_egress(THESIS_EGRESS)
         self.apply_egress(SPREAD_EGRESS)
+        self.apply_egress(AVAIL_EGRESS)
         self.poller = lab.spawn(["ip", "netns", "exec", f"{lab.name}-cp", "python3", SELF,
                                  "--status-poller", f"{lab.state}/kubeconfig"],
                                 stdout=subprocess.PIPE)
@@ -355,8 +408,10 @@ class Chaos:
 
     def start_probe(self, key):
         netns = self.lab.pods()[key]["netns"]
+        selected = key in self.stable and self.pod_egress.get(key)
+        interval = SELECTED_PROBE_INTERVAL if selected else PROBE_INTERVAL
         self.probes[key] = self.lab.spawn(["ip", "netns", "exec", netns, "python3", PROBE,
-                                           "--interval", str(PROBE_INTERVAL), "--seconds", "100000", "--fresh-socket",
+                                           "--interval", str(interval), "--seconds", "100000", "--fresh-socket",
                                            "--tag", key])
 
     def stop_probe(self, key):
@@ -371,7 +426,7 @@ class Chaos:
             args = ["apply", "-f", f"{THESIS}/listing2-pool.yml", "-f", f"{THESIS}/listing1-egress.yml"]
             stdin = None
         else:
-            args, stdin = ["apply", "-f", "-"], SPREAD_YAML
+            args, stdin = ["apply", "-f", "-"], SPREAD_YAML if egress == SPREAD_EGRESS else AVAIL_YAML
         now = time.time()
         with self.lock:
             self.egress_transitions[egress].append(now)
@@ -425,6 +480,8 @@ class Chaos:
 
     def churn_step(self, rng):
         roll = rng.random()
+        for key in sorted(self.undeleted):
+            self.delete_pod(key)
         if roll < 0.12:
             egress = rng.choice([THESIS_EGRESS, SPREAD_EGRESS])
             if self.egress_present[egress]:
@@ -465,10 +522,22 @@ class Chaos:
         if key in self.lab.pods():
             self.churn["failed"] += 1
             self.start_probe(key)
+            # kubelet retries a failed CNI DEL until it succeeds; so does the churn (a DEL that
+            # failed half-way, say while OVS restarted, can leave the pod without a port).
+            self.undeleted.add(key)
             self.out.say(f"churn: pod del {key} failed: {result.stderr.strip()[-160:]}")
         else:
+            self.undeleted.discard(key)
             self.churn["pod_del"] += 1
             self.out.say(f"churn: pod {key} deleted")
+
+    def retry_deletes(self, seconds):
+        """Retries the failed DELs, as kubelet would, until they succeed or `seconds` pass."""
+        def retried():
+            for key in sorted(self.undeleted):
+                self.delete_pod(key)
+            return not self.undeleted
+        return wait_until(seconds, retried, 1.0)
 
     # --- faults ---
 
@@ -496,8 +565,11 @@ class Chaos:
 
     def pick_target(self, kind, rng):
         with self.lock:
-            if kind == "controller-kill":
-                return None if self.controller_down else "controller"
+            if kind in CONTROLLER_FAULTS:
+                if self.controller_down or (kind == "standby-kill" and self.options.controllers < 2):
+                    return None
+                self.controller_down = True  # taken now, so no second controller fault starts
+                return "leader" if kind != "standby-kill" else "standby"
             if kind == "apiserver-kill":
                 return None if self.apiserver_down else "apiserver"
             free = [n for n in NODES if n not in self.busy_nodes]
@@ -511,14 +583,60 @@ class Chaos:
             self.busy_nodes.add(node)
             return node
 
+    def leader(self):
+        """The leader's replica number (from the Lease), or None when the lab cannot say."""
+        result = self.lab.run("controller", "leader", check=False, timeout=15)
+        found = re.search(r"\b([0-9]+)\b", result.stdout) if result.returncode == 0 else None
+        return int(found.group(1)) if found else None
+
+    def controller_target(self, kind):
+        """The replica a controller fault hits, as a sluice-lab argument, and its label."""
+        leader = self.leader()
+        if kind == "standby-kill":
+            if leader is None:
+                raise ChaosError("no leader known, so no standby to kill")
+            standby = self.rng_standby.choice([i for i in range(1, self.options.controllers + 1)
+                                               if i != leader])
+            return str(standby), f"controller-{standby} (standby)"
+        if leader is None:
+            return "--leader", "controller (leader)"
+        return str(leader), f"controller-{leader} (leader)"
+
+    def counted_streams(self, kind, target):
+        """The stable selected pods whose probe gaps a fault answers for, as far as the fault's
+        start tells (check_availability also drops those whose Egress the churn changed during
+        the fault). Only pods whose Egress is applied count: the others leave with their node's
+        IP, which no Egress fault touches. A fault on a node stops the traffic of that node's own
+        pods for reasons no failover can fix (their OVS is gone, their uplink is cut), so those
+        pods do not count, with one exception: a killed agent leaves its datapath forwarding, so
+        its pods keep counting unless their Egress had an IP on that very node (the IP moves, and
+        the dead agent cannot send its pods to the new owner). Faults of the controller and the
+        API server count for every such pod."""
+        with self.lock:
+            status = self.latest_status
+            present = dict(self.egress_present)
+        egresses = (status[1] or {}) if status else {}
+        counted = []
+        for key in self.stable:
+            egress = self.pod_egress[key]
+            if egress is None or not present[egress]:
+                continue
+            if kind in NODE_FAULTS and self.stable_nodes[key] == target:
+                holders = {node for _, node in egresses.get(egress) or []}
+                if kind != "agent-kill" or not status or target in holders:
+                    continue
+            counted.append(key)
+        return counted
+
     def run_fault(self, kind, target, hold):
         lab = self.lab
         with self.lock:
             fault = Fault(len(self.faults) + 1, kind, target, time.time())
             self.faults.append(fault)
+        fault.streams = self.counted_streams(kind, target)
         label = f"fault #{fault.number} {kind} {target}"
         outage = None
-        if kind in ("agent-kill", "ovs-kill", "cut"):
+        if kind in NODE_FAULTS:
             outage = [time.time(), None]
             with self.lock:
                 self.outages[target].append(outage)
@@ -535,24 +653,24 @@ class Chaos:
             elif kind == "ovs-kill":
                 lab.run("node", "ovs-restart", target)
                 self.out.say(f"{label}: ovs-vswitchd killed (SIGKILL) and restarted", fault.injected)
-            elif kind == "cut":
+            elif kind in CUT_DIRECTIONS:
                 with self.lock:
                     self.cut.add(target)
-                lab.run("node", "cut", target)
-                self.out.say(f"{label}: uplink cut for {hold:.1f}s", fault.injected)
+                direction = CUT_DIRECTIONS[kind]
+                # `node cut NODE` alone is the cut both ways, also for a lab without --direction.
+                lab.run("node", "cut", target,
+                        *(["--direction", direction] if direction != "both" else []))
+                self.out.say(f"{label}: uplink cut ({direction}) for {hold:.1f}s", fault.injected)
                 self.stop_faults.wait(hold)
                 lab.run("node", "heal", target)
                 with self.lock:
                     self.cut.discard(target)
-            elif kind == "controller-kill":
-                with self.lock:
-                    self.controller_down = True
-                lab.run("controller", "stop")
-                self.out.say(f"{label}: controller killed (SIGKILL), down for {hold:.1f}s", fault.injected)
-                self.stop_faults.wait(hold)
-                lab.run("controller", "start")
-                with self.lock:
-                    self.controller_down = False
+            elif kind in CONTROLLER_FAULTS:
+                try:
+                    self.run_controller_fault(fault, hold)
+                finally:
+                    with self.lock:
+                        self.controller_down = False
             elif kind == "apiserver-kill":
                 with self.lock:
                     self.apiserver_down = True
@@ -570,7 +688,33 @@ class Chaos:
                 if outage:
                     outage[1] = fault.repaired
                 self.busy_nodes.discard(target)
-            self.out.say(f"{label}: repaired")
+            self.out.say(f"fault #{fault.number} {kind} {fault.target}: repaired")
+
+    def run_controller_fault(self, fault, hold):
+        lab, kind = self.lab, fault.kind
+        if kind == "leader-kill":
+            # `controller stop` kills the leader and names it ("controller I stopped").
+            stopped = lab.run("controller", "stop").stdout
+            found = re.search(r"controller ([0-9]+) stopped", stopped)
+            replica = found.group(1) if found else None
+            fault.target = f"controller-{replica} (leader)" if replica else "controller (leader)"
+            self.out.say(f"fault #{fault.number} {kind} {fault.target}: killed (SIGKILL), down for "
+                         f"{hold:.1f}s", fault.injected)
+            self.stop_faults.wait(hold)
+            lab.run("controller", "start", *([replica] if replica else []))
+            return
+        replica, fault.target = self.controller_target(kind)
+        label = f"fault #{fault.number} {kind} {fault.target}"
+        if kind == "standby-kill":
+            lab.run("controller", "stop", replica)
+            self.out.say(f"{label}: killed (SIGKILL), down for {hold:.1f}s", fault.injected)
+            self.stop_faults.wait(hold)
+            lab.run("controller", "start", replica)
+        else:
+            lab.run("controller", "cut", replica)
+            self.out.say(f"{label}: host cut off for {hold:.1f}s", fault.injected)
+            self.stop_faults.wait(hold)
+            lab.run("controller", "heal", replica)
 
     # --- sampling ---
 
@@ -676,6 +820,9 @@ class Chaos:
                 del self.dead_agent_overlap_since[ip]
         reason = self.why_unhealthy(now)
         healthy = not reason
+        consistent = healthy or not self.status_problem(now)
+        with self.lock:
+            self.consistency.append((now, consistent))
         with self.lock:
             late = [f for f in self.faults if f.repaired and not f.recovered and now - f.repaired > 3]
         if late and reason != getattr(self, "last_reason", None):
@@ -686,7 +833,8 @@ class Chaos:
             if healthy:
                 self.healthy_samples += 1
                 for fault in self.faults:
-                    if fault.repaired is not None and fault.recovered is None:
+                    # A sample that began before the repair was recorded does not count for it.
+                    if fault.repaired is not None and fault.recovered is None and now >= fault.repaired:
                         fault.recovered = now
                         self.out.say(f"fault #{fault.number} {fault.kind} {fault.target}: recovered "
                                      f"after {(now - fault.injected) * 1000:.0f} ms", now)
@@ -699,6 +847,27 @@ class Chaos:
         with self.lock:
             if self.cut or self.agent_down or self.controller_down or self.apiserver_down:
                 return "a fault is active"
+            status = self.latest_status
+            present = dict(self.egress_present)
+        problem = self.status_problem(now)
+        if problem:
+            return problem
+        for key in self.stable:
+            egress = self.pod_egress[key]
+            last = self.last_probe.get(key)
+            if not last or now - last[0] > 1.0:
+                return f"no probe from {key} in the last second"
+            if egress and present[egress]:
+                allowed = {ip for ip, _ in status[1][egress]}
+                if last[1] not in allowed:
+                    return f"{key}'s last probe came from {last[1]}, not from {sorted(allowed)}"
+        return ""
+
+    def status_problem(self, now):
+        """Why the Egress status is not consistent with the datapath ("" when it is): every
+        present Egress has all its IPs on healthy nodes, each IP is owned (ARP responder) by
+        exactly the node the status names, and nothing else is owned."""
+        with self.lock:
             status = self.latest_status
             owners_sample = getattr(self, "last_owners", None)
             present = dict(self.egress_present)
@@ -724,21 +893,14 @@ class Chaos:
         for ip, nodes in expected.items():
             if owners.get(ip) != nodes:
                 return f"{ip} has no ARP responder on {sorted(nodes)}"
-        for key in self.stable:
-            egress = self.pod_egress[key]
-            last = self.last_probe.get(key)
-            if not last or now - last[0] > 1.0:
-                return f"no probe from {key} in the last second"
-            if egress and present[egress]:
-                allowed = {ip for ip, _ in status[1][egress]}
-                if last[1] not in allowed:
-                    return f"{key}'s last probe came from {last[1]}, not from {sorted(allowed)}"
         return ""
 
     # --- settling and the checks after it ---
 
     def settle(self):
         self.out.say("settling: faults and churn stopped, waiting for the invariants")
+        if not self.retry_deletes(30):
+            self.out.say(f"CNI DEL still fails for {', '.join(sorted(self.undeleted))}")
         for egress, present in self.egress_present.items():
             if not present:
                 self.apply_egress(egress)
@@ -845,10 +1007,80 @@ class Chaos:
             if tag not in self.pod_egress:
                 continue
             checked += 1
+            self.arrivals.setdefault(tag, []).append(at)
             verdict = self.judge(at, source, tag, known_nodes.get(tag))
             if verdict:
                 self.violation("wrong_source", f"probe from {tag} left with {source}: {verdict}", at)
         return checked
+
+    # --- availability ---
+
+    def longest_gap(self, key, start, end):
+        """The longest time without a probe from `key` arriving at the external host within
+        [start, end] (kernel timestamps of the capture); the window's edges count as arrivals."""
+        times = [at for at in self.arrivals.get(key, []) if start < at < end]
+        points = [start] + times + [end]
+        return max(b - a for a, b in zip(points, points[1:]))
+
+    def fault_window(self, fault, run_end):
+        """From the injection until the fault recovered, or, if it never did, until the next
+        fault (or the end of sampling)."""
+        later = [f.injected for f in self.faults if f.injected > fault.injected]
+        end = fault.recovered or run_end
+        return fault.injected, min([end] + later)
+
+    def changed_during(self, egress, start, end):
+        return any(start <= at <= end for at in self.egress_transitions.get(egress, []))
+
+    def check_availability(self, run_end):
+        """Per fault: the longest gap in the probe streams it counts for (availability), and the
+        time from the repair until the status was consistent with the datapath."""
+        for fault in self.faults:
+            start, end = self.fault_window(fault, run_end)
+            for key in fault.streams:
+                # An Egress applied or deleted around the fault moves its pods' traffic for its
+                # own reasons (and a dead agent on the pod's node cannot follow it).
+                if self.changed_during(self.pod_egress[key], start - TRANSITION_MARGIN, end):
+                    continue
+                gap = self.longest_gap(key, start, end)
+                if fault.gap is None or gap > fault.gap[0]:
+                    fault.gap = (gap, key)
+            fault.status_consistent = self.consistent_after(fault.repaired)
+            gap_text = "no stream counted"
+            if fault.gap:
+                gap_text = (f"longest gap {fault.gap[0] * 1000:.0f} ms ({fault.gap[1]}, Egress "
+                            f"{self.pod_egress[fault.gap[1]]})")
+            consistent_text = ("never consistent" if fault.status_consistent is None else
+                               f"consistent {fault.status_consistent * 1000:.0f} ms after the repair")
+            recovered_text = (f"recovered {(fault.recovered - fault.injected) * 1000:.0f} ms after "
+                              f"the injection" if fault.recovered else "never recovered")
+            self.out.say(f"fault #{fault.number} {fault.kind} {fault.target}: {gap_text}; status "
+                         f"{consistent_text}; {recovered_text}")
+            if fault.gap and fault.gap[0] > AVAILABILITY_BOUND and self.options.max_concurrent == 1:
+                gap, key = fault.gap
+                self.violation("availability", f"fault #{fault.number} {fault.kind} {fault.target}: "
+                               f"{key} (Egress {self.pod_egress[key]}) sent nothing that arrived for "
+                               f"{gap * 1000:.0f} ms (bound {AVAILABILITY_BOUND * 1000:.0f} ms)",
+                               start)
+
+    def consistent_after(self, repaired):
+        """Seconds from `repaired` until the first sample with a consistent status; 0 when the
+        samples on both sides of the repair were consistent; None if none was."""
+        if repaired is None:
+            return None
+        with self.lock:
+            samples = list(self.consistency)
+        before = [ok for at, ok in samples if at < repaired]
+        for at, ok in samples:
+            if at >= repaired and ok:
+                first = at == min((t for t, _ in samples if t >= repaired), default=at)
+                return 0.0 if first and before and before[-1] else at - repaired
+        return None
+
+    def baseline_gap(self, start, end):
+        """The longest gap of the stable selected pods' streams in a window without faults."""
+        gaps = [(self.longest_gap(key, start, end), key) for key in self.stable if self.pod_egress[key]]
+        return max(gaps, default=None)
 
     def steady_at(self, egress, at, node, pod):
         """Whether a pod on `node` must leave with an egress IP at `at`: the Egress is assigned,
@@ -918,13 +1150,15 @@ def run(options, reporter):
     reporter.say(f"chaos: seed={options.seed} seconds={options.seconds} lab={name} "
                  f"faults={','.join(options.faults)}")
     reporter.bench("seed", options.seed)
+    baseline_gap = None
     try:
         chaos.setup()
         churn = threading.Thread(target=chaos.churn_loop, daemon=True)
         chaos.workers.append(churn)
         churn.start()
         # Baseline: churn without faults, to show the invariants hold on their own.
-        baseline_end = time.time() + options.baseline
+        baseline_start = time.time()
+        baseline_end = baseline_start + options.baseline
         wait_until(options.baseline + 1, lambda: time.time() >= baseline_end, 0.1)
         baseline_violations = sum(chaos.counts.values())
         reporter.say(f"baseline ({options.baseline:.0f}s of churn, no faults): "
@@ -942,10 +1176,18 @@ def run(options, reporter):
         churn.join(timeout=120)
         chaos.settle()
         chaos.stop_sampling.set()
+        sampling_end = time.time()
         chaos.sampler.join(timeout=10)
         for key in list(chaos.probes):
             chaos.stop_probe(key)
         checked = chaos.check_capture()
+        baseline_gap = chaos.baseline_gap(baseline_start, baseline_end)
+        if baseline_gap:
+            reporter.say(f"baseline: longest gap {baseline_gap[0] * 1000:.0f} ms ({baseline_gap[1]})")
+            if baseline_gap[0] > AVAILABILITY_BOUND:
+                chaos.violation("availability", f"{baseline_gap[1]} sent nothing that arrived for "
+                                f"{baseline_gap[0] * 1000:.0f} ms in the baseline, without any fault")
+        chaos.check_availability(sampling_end)
     finally:
         chaos.stop_faults.set()
         chaos.stop_churn.set()
@@ -988,7 +1230,27 @@ def run(options, reporter):
     ordered = sorted(recoveries)
     reporter.bench("recovery_p50_ms", f"{ordered[len(ordered) // 2]:.0f}" if ordered else "nan")
     reporter.bench("worst_recovery_ms", f"{ordered[-1]:.0f}" if ordered else "nan")
+    # Availability: per fault kind, the longest gap of each fault (ms), p50 and max over faults.
+    reporter.bench("baseline_gap_ms", f"{baseline_gap[0] * 1000:.0f}" if baseline_gap else "nan")
+    for kind in options.faults:
+        gaps = [f.gap[0] * 1000 for f in chaos.faults if f.kind == kind and f.gap]
+        reporter.bench(f"gap_ms_p50.{kind.replace('-', '_')}", median_text(gaps))
+        reporter.bench(f"gap_ms_max.{kind.replace('-', '_')}", f"{max(gaps):.0f}" if gaps else "nan")
+    gaps = [f.gap[0] * 1000 for f in chaos.faults if f.gap]
+    reporter.bench("gap_ms_p50", median_text(gaps))
+    reporter.bench("gap_ms_max", f"{max(gaps):.0f}" if gaps else "nan")
+    consistent = [f.status_consistent * 1000 for f in chaos.faults if f.status_consistent is not None]
+    reporter.bench("status_consistent_ms_p50", median_text(consistent))
+    reporter.bench("status_consistent_ms_max", f"{max(consistent):.0f}" if consistent else "nan")
+    reporter.bench("status_never_consistent",
+                   sum(1 for f in chaos.faults if f.status_consistent is None))
     return 0 if violations == 0 else 1
+
+
+def median_text(values):
+    """The nearest-rank p50 (of two values, the lower), as a whole number, or "nan"."""
+    ordered = sorted(values)
+    return f"{ordered[(len(ordered) - 1) // 2]:.0f}" if ordered else "nan"
 
 
 def main():
@@ -1003,13 +1265,15 @@ def main():
     parser.add_argument("--fault-gap", default="1.5,4", help="MIN,MAX seconds between faults")
     parser.add_argument("--max-concurrent", type=int, default=1,
                         help="faults active at once (1: each recovery is measured on its own)")
+    parser.add_argument("--controllers", type=int, default=2,
+                        help="controller replicas in the lab (standby-kill needs 2 or more)")
     parser.add_argument("--keep", action="store_true", help="keep the capture and the lab's logs in a temp dir")
     parser.add_argument("--status-poller", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.status_poller:
         status_poller(options.status_poller, SAMPLE_INTERVAL)
         return 0
-    options.faults = [kind for kind in options.faults.split(",") if kind]
+    options.faults = [FAULT_ALIASES.get(kind, kind) for kind in options.faults.split(",") if kind]
     unknown = [kind for kind in options.faults if kind not in FAULT_KINDS]
     if unknown or not options.faults:
         parser.error(f"--faults: unknown kind {unknown}; pick from {','.join(FAULT_KINDS)}")

@@ -6,6 +6,9 @@ Measures, on real packets received by the lab's external host:
     (a 5 ms probe stream runs all along; the Egress is deleted and re-applied between trials);
   - the failover gap under a 10 ms probe stream, for a graceful move (the egress node loses its
     network-role=egress-gateway label and stays alive) and for a dead node (sluice-lab node stop);
+  - availability under a 10 ms probe stream while the control plane fails: a SIGKILL of the
+    controller's leader (the lab runs 2 replicas) and a 3 s API server outage, each against a
+    window of the same length without a fault, measured in the same run (the baseline);
   - TCP throughput (iperf3) via a remote egress node, via same-node SNAT, for an unselected pod
     (the node's own path) and for a plain kernel veth pair, the baseline;
   - ICMP round-trip time through the egress node against the unselected (direct) path.
@@ -31,6 +34,8 @@ CP_IP = "10.10.4.1"
 NODE01_IP = "10.10.2.1"
 GATEWAY_LABEL = "network-role=egress-gateway"
 APPLY_IP = "10.10.0.20"  # fixed, so the receiver knows which source means "in effect"
+OUTAGE_S = 3.0  # how long the API server is stopped
+WINDOW_S = 5.0  # a control-plane trial's window from the fault on (longer if recovery is slow)
 
 
 class MeasureError(Exception):
@@ -112,9 +117,19 @@ class Lab:
         return self.kubectl("get", "egress", egress, "-o", "jsonpath={.status.egressNode}",
                             check=False)
 
-    def controller_liveness(self):
+    def controller_address(self):
+        """The leader's address: replica I listens on 10.10.4.(10+I); a lab whose controller
+        has no replicas runs it on the control-plane host."""
+        result = subprocess.run([LAB_TOOL, "--name", self.name, "controller", "leader"],
+                                env=self.env, capture_output=True, text=True, timeout=30)
+        found = re.search(r"\b([0-9]+)\b", result.stdout) if result.returncode == 0 else None
+        return f"10.10.4.{10 + int(found.group(1))}" if found else CP_IP
+
+    def controller_liveness(self, address=None):
+        # The underlay joins every host, so the control-plane host reaches every replica.
         out = self.in_netns(f"{self.name}-cp", "curl", "-s", "-m", "2",
-                            f"http://{CP_IP}:10349/v1/nodes", check=False)
+                            f"http://{address or self.controller_address()}:10349/v1/nodes",
+                            check=False)
         try:
             return {n["node"]: n["liveness"] for n in json.loads(out)["nodes"]}
         except (ValueError, KeyError, TypeError):
@@ -219,9 +234,11 @@ class Bench:
                                "--tag", tag])
 
     # --- set-up ---
-    def setup(self):
+    def setup(self, controllers):
         started = time.monotonic()
-        self.lab.run("up", "--nodes", "3", timeout=180)
+        # Without the flag a lab runs one replica (also a lab that has no replicas yet).
+        replicas = ["--controllers", str(controllers)] if controllers != 1 else []
+        self.lab.run("up", "--nodes", "3", *replicas, timeout=180)
         self.emit("lab_up_ms", round((time.monotonic() - started) * 1000))
         self.lab.run("node", "label", "node02", GATEWAY_LABEL)
         # node03 joins the pool only for the failover phases, so that until then the egress node is
@@ -346,8 +363,10 @@ class Bench:
 
     # --- failover ---
     def wait_alive(self, node):
-        wait_until(f"the controller to see {node} alive", 20,
-                   lambda: self.lab.controller_liveness().get(node) == "Alive", interval=0.05)
+        address = self.lab.controller_address()
+        wait_until(f"the controller ({address}) to see {node} alive", 20,
+                   lambda: self.lab.controller_liveness(address).get(node) == "Alive",
+                   interval=0.05)
 
     def failover(self, kind, trials):
         self.lab.run("node", "label", "node03", GATEWAY_LABEL)
@@ -383,21 +402,7 @@ class Bench:
             else:
                 self.lab.run("node", "start", current, timeout=120)
         self.lab.stop(stream)
-        gaps, losts, leaks = [], [], []
-        worst = None
-        arrivals = self.probes.of(tag)
-        for start, end, event in windows:
-            inside = [a for a in arrivals if start <= a[0] <= end]
-            good = [a for a in inside if a[1] == APPLY_IP]
-            leaks.append(len(inside) - len(good))
-            times = sorted(t for t, _, _ in good)
-            gap = max((b - a for a, b in zip(times, times[1:])), default=end - start) / 1e6
-            seqs = sorted({s for _, _, s in good})
-            lost = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 0
-            gaps.append(gap)
-            losts.append(lost)
-            if worst is None or gap > worst[0]:
-                worst = (gap, event, inside)
+        gaps, losts, leaks, worst = self.windows_seen(tag, windows)
         self.keep(f"failover-{kind}.txt", [f"{g:.1f} {lost} {leak}"
                                            for g, lost, leak in zip(gaps, losts, leaks)])
         if worst:
@@ -413,12 +418,103 @@ class Bench:
         self.emit(f"{kind}_lost_max", max(losts))
         self.emit(f"{kind}_wrong_source", sum(leaks))
 
+    def windows_seen(self, tag, windows):
+        """Per window (start_ns, end_ns, event_ns) of the tag's stream: the longest gap between
+        probes from the egress IP (ms; the window's edges count as arrivals), the probes lost
+        (holes in their sequence numbers) and the probes from another source; and the worst
+        window as (gap, event, arrivals)."""
+        gaps, losts, leaks = [], [], []
+        worst = None
+        arrivals = self.probes.of(tag)
+        for start, end, event in windows:
+            inside = [a for a in arrivals if start <= a[0] <= end]
+            good = [a for a in inside if a[1] == APPLY_IP]
+            leaks.append(len(inside) - len(good))
+            times = [start] + sorted(t for t, _, _ in good) + [end]
+            gap = max(b - a for a, b in zip(times, times[1:])) / 1e6
+            seqs = sorted({s for _, _, s in good})
+            lost = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 0
+            gaps.append(gap)
+            losts.append(lost)
+            if worst is None or gap > worst[0]:
+                worst = (gap, event, inside)
+        return gaps, losts, leaks, worst
+
+    # --- availability while the control plane fails ---
+    def steady_stream(self, tag):
+        """Waits until the stream has arrived from the egress IP for 200 ms in a row."""
+        since = now_ns()
+        wait_until("a steady probe stream from the egress IP", 20, lambda: first_arrival(
+            self.probes, tag, APPLY_IP, since + 200_000_000) and self.unbroken(tag, since))
+
+    def unbroken(self, tag, since):
+        times = [t for t, src, _ in self.probes.of(tag) if t >= since and src == APPLY_IP]
+        return bool(times) and all(b - a < 100_000_000 for a, b in zip(times, times[1:]))
+
+    def control_plane(self, kind, trials):
+        """The gap of a 10 ms stream from a selected pod while the leader is SIGKILLed
+        (leader-kill; started again after WINDOW_S) or the API server is stopped for OUTAGE_S
+        (apiserver), in a window from the fault until at least WINDOW_S later and until the stream
+        flows again; after each trial a window of the same length without a fault, the
+        baseline."""
+        tag = f"cp-{kind}"
+        name = {"leader-kill": "leader_kill", "apiserver": "apiserver_outage"}[kind]
+        stream = self.start_probes("probe", tag, 0.01)
+        wait_until("the probe stream to arrive", 10,
+                   lambda: first_arrival(self.probes, tag, APPLY_IP, 0))
+        faulted, baseline = [], []
+        for _ in range(trials):
+            self.wait_alive(self.lab.egress_node("bench"))
+            self.steady_stream(tag)
+            event = now_ns()
+            if kind == "leader-kill":
+                stopped = self.lab.run("controller", "stop", "--leader")
+                replica = re.findall(r"controller ([0-9]+) stopped", stopped)
+                time.sleep(WINDOW_S)  # the window's length: a measurement, not a wait for a state
+                self.lab.run("controller", "start", *replica)
+            else:
+                self.lab.run("apiserver", "stop")
+                time.sleep(OUTAGE_S)  # the outage itself
+                self.lab.run("apiserver", "start", timeout=60)
+                time.sleep(max(0.0, (event + int(WINDOW_S * 1e9) - now_ns()) / 1e9))
+            # The window ends once the stream flows again, so a gap that outlasts the fault is
+            # measured whole and its lost probes are holes between arrivals.
+            self.steady_stream(tag)
+            end = now_ns()
+            faulted.append((event - 200_000_000, end, event))
+            # The baseline: the same length without a fault, once everything is back.
+            self.wait_alive(self.lab.egress_node("bench"))
+            self.steady_stream(tag)
+            quiet = now_ns()
+            time.sleep((end - event) / 1e9)  # the baseline window, as long as the fault's
+            baseline.append((quiet - 200_000_000, now_ns(), quiet))
+        self.lab.stop(stream)
+        gaps, losts, leaks, worst = self.windows_seen(tag, faulted)
+        quiet_gaps, quiet_losts, _, _ = self.windows_seen(tag, baseline)
+        self.keep(f"availability-{kind}.txt", [f"{g:.1f} {lost} {leak}"
+                                              for g, lost, leak in zip(gaps, losts, leaks)])
+        if worst:
+            _, event, inside = worst
+            self.keep(f"timeline-{kind}.txt", [f"{(t - event) / 1e6:.2f} {seq} "
+                                               f"{1 if src == APPLY_IP else 0}"
+                                               for t, src, seq in sorted(inside)])
+        self.emit(f"{name}_trials", trials)
+        self.emit(f"{name}_gap_p50_ms", round(percentile(gaps, 50), 1))
+        self.emit(f"{name}_gap_max_ms", round(max(gaps), 1))
+        self.emit(f"{name}_lost_p50", percentile(losts, 50))
+        self.emit(f"{name}_lost_max", max(losts))
+        self.emit(f"{name}_wrong_source", sum(leaks))
+        self.emit(f"{name}_baseline_gap_p50_ms", round(percentile(quiet_gaps, 50), 1))
+        self.emit(f"{name}_baseline_gap_max_ms", round(max(quiet_gaps), 1))
+        self.emit(f"{name}_baseline_lost_max", max(quiet_losts))
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials, shorter iperf3 runs")
     parser.add_argument("--data", metavar="DIR", help="keep the raw samples in DIR")
-    parser.add_argument("--only", choices=["apply", "paths", "graceful", "dead"], action="append",
+    parser.add_argument("--only", choices=["apply", "paths", "graceful", "dead", "leader-kill",
+                                           "apiserver"], action="append",
                         help="run only these phases (repeatable); default: all")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -431,7 +527,8 @@ def main():
     if args.data:
         os.makedirs(args.data, exist_ok=True)
     apply_trials, failover_trials, seconds, pings = (5, 3, 2, 50) if args.quick else (20, 10, 4, 200)
-    phases = args.only or ["apply", "paths", "graceful", "dead"]
+    control_trials = 2 if args.quick else 5
+    phases = args.only or ["apply", "paths", "graceful", "dead", "leader-kill", "apiserver"]
 
     lab = Lab(f"be{os.getpid() % 100000}", build)
     # SIGTERM (e.g. from a test's timeout) must tear the lab down too.
@@ -440,7 +537,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="sluice-bench-egress-") as work:
         bench = Bench(lab, args, work)
         try:
-            bench.setup()
+            # A leader kill needs a standby to take over.
+            bench.setup(2 if "leader-kill" in phases else 1)
             # The apply phase leaves the Egress applied; the others need it.
             bench.apply_to_effect(apply_trials if "apply" in phases else 1)
             if "paths" in phases:
@@ -450,6 +548,9 @@ def main():
             for kind in ("graceful", "dead"):
                 if kind in phases:
                     bench.failover(kind, failover_trials)
+            for kind in ("leader-kill", "apiserver"):
+                if kind in phases:
+                    bench.control_plane(kind, control_trials)
             bench.emit("total_s", round(time.monotonic() - started))
         except (MeasureError, subprocess.TimeoutExpired) as error:
             print(f"bench-egress: {error} (lab logs were in {lab.state}/logs)", file=sys.stderr)
