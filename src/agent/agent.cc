@@ -237,15 +237,14 @@ void Agent::createUnits() {
                                   .client = *client_,
                                   .egresses = *egressInformer_,
                                   .onChange = [this] { egress_->reconcile(); }},
-      EgressFencingOptions{
-          .nodeName = config_.nodeName,
-          .controllerAddress = config_.controllerAddress,
-          .fallbackAddress = controllerServiceAddress(config_),
-          .controllerService = config_.controllerService,
-          .reportInterval = std::chrono::milliseconds(config_.reportIntervalMs),
-          .fencingTimeout = std::chrono::milliseconds(config_.fencingTimeoutMs),
-          .peerProbePort = static_cast<std::uint16_t>(config_.peerProbePort),
-          .peerWitnesses = static_cast<std::size_t>(config_.peerWitnesses)});
+      EgressFencingOptions{.nodeName = config_.nodeName,
+                           .controllerAddress = config_.controllerAddress,
+                           .fallbackAddress = controllerServiceAddress(config_),
+                           .controllerService = config_.controllerService,
+                           .reportInterval = std::chrono::milliseconds(config_.reportIntervalMs),
+                           .fencingTimeout = std::chrono::milliseconds(config_.fencingTimeoutMs),
+                           .peerProbePort = static_cast<std::uint16_t>(config_.peerProbePort),
+                           .peerWitnesses = static_cast<std::size_t>(config_.peerWitnesses)});
   egress_ = std::make_unique<EgressUnit>(
       EgressUnit::Dependencies{.loop = loop_,
                                .pipeline = pipeline_,

@@ -41,7 +41,7 @@ struct AgentConfig {
   int mtu = 0;            // 0 ("auto"): the uplink's MTU minus the Geneve overhead
   std::string cniSocket = "/var/run/sluice/cni.sock";
   std::string stateDir = "/var/lib/sluice";
-  std::string kubeconfig;         // empty: in-cluster config
+  std::string kubeconfig;  // empty: in-cluster config
   // HOST:PORT of the controller's replicas, comma-separated (a headless Service's name resolves
   // to all of them); empty: the controllerService from the environment.
   std::string controllerAddress;

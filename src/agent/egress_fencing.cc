@@ -57,15 +57,14 @@ void EgressFencing::start() {
     deps_.onChange();
   });
   // Other nodes count on this one as a witness whether or not it can ever hold an IP itself.
-  prober_ = std::make_unique<PeerProber>(PeerProberOptions{
-      .nodeName = options_.nodeName,
-      .port = options_.peerProbePort,
-      .witnesses = options_.peerWitnesses,
-      .probeInterval = options_.reportInterval,
-      .onAck =
-          [this] {
-            if (auto* liveness = acksTo_.load()) liveness->reevaluate();
-          }});
+  prober_ = std::make_unique<PeerProber>(PeerProberOptions{.nodeName = options_.nodeName,
+                                                           .port = options_.peerProbePort,
+                                                           .witnesses = options_.peerWitnesses,
+                                                           .probeInterval = options_.reportInterval,
+                                                           .onAck = [this] {
+                                                             if (auto* liveness = acksTo_.load())
+                                                               liveness->reevaluate();
+                                                           }});
   if (auto started = prober_->start(); !started) {
     SLUICE_LOG(kError, "agent") << started.error().message
                                 << "; this node neither vouches for its peers nor counts on them";
@@ -79,23 +78,23 @@ void EgressFencing::start() {
         << " Service's environment): this node will never be an egress node";
     return;
   }
-  auto liveness = std::make_unique<LivenessReporter>(LivenessReporterOptions{
-      .nodeName = options_.nodeName,
-      .controllerAddress = options_.controllerAddress,
-      .fallbackAddress = options_.fallbackAddress,
-      .reportInterval = options_.reportInterval,
-      .fencingTimeout = options_.fencingTimeout,
-      .witnesses = prober_.get(),
-      .onFenced =
-          [this] {
-            fenced_ = true;
-            deps_.loop.post([this] { deps_.onChange(); });
-          },
-      .onUnfenced =
-          [this] {
-            heard_ = true;
-            deps_.loop.post([this] { startUnfencing(); });
-          }});
+  auto liveness = std::make_unique<LivenessReporter>(
+      LivenessReporterOptions{.nodeName = options_.nodeName,
+                              .controllerAddress = options_.controllerAddress,
+                              .fallbackAddress = options_.fallbackAddress,
+                              .reportInterval = options_.reportInterval,
+                              .fencingTimeout = options_.fencingTimeout,
+                              .witnesses = prober_.get(),
+                              .onFenced =
+                                  [this] {
+                                    fenced_ = true;
+                                    deps_.loop.post([this] { deps_.onChange(); });
+                                  },
+                              .onUnfenced =
+                                  [this] {
+                                    heard_ = true;
+                                    deps_.loop.post([this] { startUnfencing(); });
+                                  }});
   if (auto started = liveness->start(); !started) {
     SLUICE_LOG(kWarning, "agent") << "liveness reports: " << started.error().message;
     return;
@@ -109,8 +108,7 @@ std::string EgressFencing::controllerAddress() const {
     if (auto leader = liveness_->currentTarget(); !leader.empty()) return leader;
     if (auto targets = liveness_->targets(); !targets.empty()) return targets.front();
   }
-  return options_.controllerAddress.empty() ? options_.fallbackAddress
-                                            : options_.controllerAddress;
+  return options_.controllerAddress.empty() ? options_.fallbackAddress : options_.controllerAddress;
 }
 
 FencingStatus EgressFencing::status() const {

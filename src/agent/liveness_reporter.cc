@@ -79,14 +79,10 @@ struct LivenessReporter::Target {
 
 const char* holdingRuleName(HoldingRule rule) {
   switch (rule) {
-    case HoldingRule::kLeader:
-      return "leader";
-    case HoldingRule::kWitnesses:
-      return "witnesses";
-    case HoldingRule::kBoth:
-      return "leader+witnesses";
-    case HoldingRule::kNone:
-      break;
+    case HoldingRule::kLeader: return "leader";
+    case HoldingRule::kWitnesses: return "witnesses";
+    case HoldingRule::kBoth: return "leader+witnesses";
+    case HoldingRule::kNone: break;
   }
   return "none";
 }
@@ -109,8 +105,7 @@ Result<std::vector<std::string>> splitControllerAddresses(const std::string& lis
       return makeError("\"" + entry +
                        "\" is not HOST:PORT; list the controller's replicas as HOST:PORT, "
                        "comma-separated, such as sluice-controller-replicas.kube-system.svc:10349");
-    if (std::find(entries.begin(), entries.end(), entry) == entries.end())
-      entries.push_back(entry);
+    if (std::find(entries.begin(), entries.end(), entry) == entries.end()) entries.push_back(entry);
   }
   return entries;
 }
@@ -128,7 +123,8 @@ Result<void> LivenessReporter::start() {
         "liveness reporter: fencingTimeout must be longer than reportInterval, or every late "
         "report fences the node");
   auto configured = splitControllerAddresses(options_.controllerAddress);
-  if (!configured) return makeError("liveness reporter: controllerAddress: " + configured.error().message);
+  if (!configured)
+    return makeError("liveness reporter: controllerAddress: " + configured.error().message);
   configured_ = std::move(*configured);
   if (configured_.empty() && options_.fallbackAddress.empty())
     return makeError(
@@ -316,7 +312,8 @@ void LivenessReporter::reportLoop(Target& target) {
   std::uint64_t connectsCounted = 0;
   bool loggedFailure = false;
   auto fail = [&](const std::string& message) {
-    if (!loggedFailure) SLUICE_LOG(kWarning, "liveness") << "report to " << target.address << ": " << message;
+    if (!loggedFailure)
+      SLUICE_LOG(kWarning, "liveness") << "report to " << target.address << ": " << message;
     loggedFailure = true;
   };
   // Every replica gets report N at startedAt_ + N * reportInterval: the same body, the same time.
@@ -337,20 +334,18 @@ void LivenessReporter::reportLoop(Target& target) {
     if (options_.witnesses != nullptr) witnesses = options_.witnesses->snapshot();
     nlohmann::json heard = nlohmann::json::object();
     for (const auto& [node, ms] : witnesses.heardMs) heard[node] = ms;
-    const auto body = nlohmann::json{{"node", options_.nodeName},
-                                     {"seq", sequence},
-                                     {"fenced", lostQuorum_.load()},
-                                     {"witnesses", witnesses.declared},
-                                     {"heard", heard}}
-                          .dump();
+    const auto body = nlohmann::json{
+        {"node", options_.nodeName},
+        {"seq", sequence},
+        {"fenced", lostQuorum_.load()},
+        {"witnesses", witnesses.declared},
+        {"heard", heard}}.dump();
     {
       std::lock_guard lock(mutex_);
       ++stats_.sent;
     }
-    auto response = transport->send(kube::HttpRequest{.method = "POST",
-                                                      .target = "/v1/report",
-                                                      .contentType = "application/json",
-                                                      .body = body});
+    auto response = transport->send(kube::HttpRequest{
+        .method = "POST", .target = "/v1/report", .contentType = "application/json", .body = body});
     {
       std::lock_guard lock(mutex_);
       const auto connects = transport->connectionsOpened();
@@ -426,9 +421,8 @@ void LivenessReporter::fenceLoop() {
       fenced_ = false;
       lostQuorum_ = false;
       const bool byLeader = current.leaderUntil && now < *current.leaderUntil;
-      SLUICE_LOG(kInfo, "liveness")
-          << (byLeader ? "the leader" : "a majority of the witnesses")
-          << " acknowledged in time: unfenced (may hold egress IPs)";
+      SLUICE_LOG(kInfo, "liveness") << (byLeader ? "the leader" : "a majority of the witnesses")
+                                    << " acknowledged in time: unfenced (may hold egress IPs)";
       if (options_.onUnfenced) options_.onUnfenced();
     } else if (!holds && !fenced_) {
       fenced_ = true;

@@ -48,10 +48,10 @@ struct LivenessReporterOptions {
 
 struct LivenessReporterStats {
   std::uint64_t sent = 0;
-  std::uint64_t succeeded = 0;     // any 200
-  std::uint64_t leaderAcks = 0;    // 200 with "leader": true
-  std::uint64_t standbyAcks = 0;   // 200 with "leader": false (recorded, no holding)
-  std::uint64_t redirects = 0;     // 307/308 from an older controller (its leader becomes a target)
+  std::uint64_t succeeded = 0;    // any 200
+  std::uint64_t leaderAcks = 0;   // 200 with "leader": true
+  std::uint64_t standbyAcks = 0;  // 200 with "leader": false (recorded, no holding)
+  std::uint64_t redirects = 0;    // 307/308 from an older controller (its leader becomes a target)
   std::uint64_t connects = 0;
   std::uint64_t fences = 0;
   std::uint64_t resolveFailures = 0;
@@ -111,7 +111,7 @@ class LivenessReporter {
   bool resolveSoon_ = false;  // a target failed: resolve again (at most once a second)
   std::optional<Clock::time_point> leaderAckedSentAt_;
   std::string leaderTarget_;
-  std::string learnedLeader_;  // named by a standby (or a 307)
+  std::string learnedLeader_;                                     // named by a standby (or a 307)
   std::map<std::string, std::vector<std::string>> lastResolved_;  // per configured entry
   std::map<std::string, std::unique_ptr<Target>> targets_;        // by "IP:PORT"
   LivenessReporterStats stats_;

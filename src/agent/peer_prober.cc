@@ -187,9 +187,8 @@ void PeerProber::sendProbes(PeerTime now) {
     for (const auto& witness : probed_)
       if (const auto found = peers_.find(witness); found != peers_.end())
         targets.emplace_back(witness, found->second);
-    datagram = encodePeerMessage(PeerMessage{.kind = PeerMessageKind::kProbe,
-                                             .sequence = sequence_,
-                                             .sender = options_.nodeName});
+    datagram = encodePeerMessage(PeerMessage{
+        .kind = PeerMessageKind::kProbe, .sequence = sequence_, .sender = options_.nodeName});
   }
   std::uint64_t sent = 0;
   std::uint64_t failed = 0;
@@ -212,10 +211,11 @@ void PeerProber::receive(PeerTime now) {
   while (true) {
     sockaddr_in from{};
     socklen_t length = sizeof from;
-    const auto size = ::recvfrom(socket_, buffer, sizeof buffer, 0,
-                                 reinterpret_cast<sockaddr*>(&from), &length);
+    const auto size =
+        ::recvfrom(socket_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &length);
     if (size < 0) break;  // EAGAIN: drained (errors of earlier sends are not ours to act on)
-    const auto message = decodePeerMessage(std::string_view(buffer, static_cast<std::size_t>(size)));
+    const auto message =
+        decodePeerMessage(std::string_view(buffer, static_cast<std::size_t>(size)));
     std::lock_guard lock(mutex_);
     if (!message) {
       ++stats_.malformed;

@@ -30,7 +30,7 @@ struct PeerEndpoint {
 
 struct PeerProberOptions {
   std::string nodeName{};
-  std::string bindAddress = "0.0.0.0";  // tests bind 127.0.0.x
+  std::string bindAddress = "0.0.0.0";         // tests bind 127.0.0.x
   std::uint16_t port = kDefaultPeerProbePort;  // 0: any (tests; see port())
   std::size_t witnesses = kDefaultWitnesses;   // k
   std::chrono::milliseconds probeInterval{100};
@@ -39,10 +39,10 @@ struct PeerProberOptions {
 };
 
 struct PeerProberStats {
-  std::uint64_t probesSent = 0;     // one per witness per interval
-  std::uint64_t acksReceived = 0;   // acks that matched a probe this prober sent
+  std::uint64_t probesSent = 0;    // one per witness per interval
+  std::uint64_t acksReceived = 0;  // acks that matched a probe this prober sent
   std::uint64_t probesAnswered = 0;
-  std::uint64_t malformed = 0;      // datagrams that were not a valid probe or ack
+  std::uint64_t malformed = 0;  // datagrams that were not a valid probe or ack
   // Acks for a probe it does not know (too old, or not its own) or from a node it did not probe.
   std::uint64_t unmatchedAcks = 0;
   std::uint64_t sendErrors = 0;
@@ -89,12 +89,12 @@ class PeerProber : public WitnessSource {
   mutable std::mutex mutex_;
   std::map<std::string, PeerEndpoint> peers_;
   WitnessSets sets_;
-  std::set<std::string> probed_;                   // sets_.probed()
-  std::vector<std::string> witnessedBy_;           // whose witness this node is
-  std::uint64_t sequence_ = 0;                     // of the latest probe round
-  std::map<std::uint64_t, PeerTime> sentAt_;       // the latest rounds only
-  std::map<std::string, PeerTime> ackedSentAt_;    // per witness
-  std::map<std::string, PeerTime> lastHeard_;      // per prober
+  std::set<std::string> probed_;                 // sets_.probed()
+  std::vector<std::string> witnessedBy_;         // whose witness this node is
+  std::uint64_t sequence_ = 0;                   // of the latest probe round
+  std::map<std::uint64_t, PeerTime> sentAt_;     // the latest rounds only
+  std::map<std::string, PeerTime> ackedSentAt_;  // per witness
+  std::map<std::string, PeerTime> lastHeard_;    // per prober
   PeerProberStats stats_;
 };
 

@@ -111,7 +111,8 @@ std::vector<std::string> WitnessSets::probed() const {
 
 Holding holdingOf(const HoldingInputs& inputs) {
   Holding holding;
-  if (inputs.leaderAckedSentAt) holding.leaderUntil = *inputs.leaderAckedSentAt + inputs.fencingTimeout;
+  if (inputs.leaderAckedSentAt)
+    holding.leaderUntil = *inputs.leaderAckedSentAt + inputs.fencingTimeout;
   for (const auto& set : inputs.witnessSets) {
     const auto until = setUntil(set, inputs.witnessAckedSentAt, inputs.fencingTimeout);
     if (!until) {

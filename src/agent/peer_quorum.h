@@ -97,10 +97,10 @@ std::size_t reachableWitnesses(const std::vector<std::string>& witnesses,
 
 // What the liveness reporter needs from the peer probes (PeerProber; a fake in tests).
 struct WitnessSnapshot {
-  std::vector<std::vector<std::string>> required;   // WitnessSets::required()
-  std::vector<std::string> declared;                // WitnessSets::declared()
-  std::map<std::string, PeerTime> ackedSentAt;      // per witness
-  std::map<std::string, std::int64_t> heardMs;      // the report's "heard"
+  std::vector<std::vector<std::string>> required;  // WitnessSets::required()
+  std::vector<std::string> declared;               // WitnessSets::declared()
+  std::map<std::string, PeerTime> ackedSentAt;     // per witness
+  std::map<std::string, std::int64_t> heardMs;     // the report's "heard"
 };
 
 class WitnessSource {

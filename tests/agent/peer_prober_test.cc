@@ -118,8 +118,8 @@ struct FakeLeader {
   FakeLeader() {
     server.route("POST", "/v1/report", [this](const HttpRequest&) {
       ++reports;
-      return HttpResponse{200, "application/json",
-                          R"({"leader":true,"epoch":3,"nodeSilenceTimeoutMs":1000})", {}};
+      return HttpResponse{
+          200, "application/json", R"({"leader":true,"epoch":3,"nodeSilenceTimeoutMs":1000})", {}};
     });
     REQUIRE(server.start());
   }
@@ -148,8 +148,9 @@ TEST_CASE(
     REQUIRE(node->reporter->start());
   }
   auto unfenced = [&](std::initializer_list<int> indexes) {
-    return std::all_of(indexes.begin(), indexes.end(),
-                       [&](int i) { return !nodes[static_cast<std::size_t>(i)]->reporter->fenced(); });
+    return std::all_of(indexes.begin(), indexes.end(), [&](int i) {
+      return !nodes[static_cast<std::size_t>(i)]->reporter->fenced();
+    });
   };
   // The leader hears each node and confirms its witness set.
   REQUIRE(waitFor([&] { return unfenced({0, 1, 2, 3}); }, 5s));
@@ -160,8 +161,8 @@ TEST_CASE(
 
   // The controller goes away: every node keeps holding by its witnesses.
   leader.server.stop();
-  REQUIRE(waitFor([&] { return nodes[0]->reporter->holdingRule() == HoldingRule::kWitnesses; },
-                  3s));
+  REQUIRE(
+      waitFor([&] { return nodes[0]->reporter->holdingRule() == HoldingRule::kWitnesses; }, 3s));
   CHECK(holdsThroughout([&] { return unfenced({0, 1, 2, 3}); }, 3 * fencingTimeout));
   for (auto& node : nodes) CHECK(node->fences == 0);
 

@@ -14,9 +14,8 @@ using Strings = std::vector<std::string>;
 PeerTime at(int ms) { return PeerTime{} + std::chrono::hours(1) + std::chrono::milliseconds(ms); }
 
 TEST_CASE("peer messages round-trip, and anything else is malformed", "[unit]") {
-  const PeerMessage probe{.kind = PeerMessageKind::kProbe,
-                          .sequence = 0x0102030405060708ULL,
-                          .sender = "node07"};
+  const PeerMessage probe{
+      .kind = PeerMessageKind::kProbe, .sequence = 0x0102030405060708ULL, .sender = "node07"};
   const auto encoded = encodePeerMessage(probe);
   CHECK(encoded.size() == kPeerMessageHeader + 6);
   CHECK(encoded.substr(0, 4) == "SLPW");
@@ -30,7 +29,7 @@ TEST_CASE("peer messages round-trip, and anything else is malformed", "[unit]") 
 
   CHECK_FALSE(decodePeerMessage(""));
   CHECK_FALSE(decodePeerMessage(encoded.substr(0, encoded.size() - 1)));  // truncated name
-  CHECK_FALSE(decodePeerMessage(encoded + "x"));                           // trailing bytes
+  CHECK_FALSE(decodePeerMessage(encoded + "x"));                          // trailing bytes
   auto badMagic = encoded;
   badMagic[0] = 'X';
   CHECK_FALSE(decodePeerMessage(badMagic));
@@ -48,8 +47,7 @@ TEST_CASE("peer messages round-trip, and anything else is malformed", "[unit]") 
   CHECK_FALSE(decodePeerMessage(badName));
 }
 
-TEST_CASE("the leader's acknowledgement alone holds for fencingTimeout after the send",
-          "[unit]") {
+TEST_CASE("the leader's acknowledgement alone holds for fencingTimeout after the send", "[unit]") {
   HoldingInputs inputs{.leaderAckedSentAt = at(1000),
                        .witnessSets = {{"a", "b", "c"}},
                        .witnessAckedSentAt = {},

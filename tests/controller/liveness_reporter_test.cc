@@ -60,11 +60,13 @@ struct FakeReplica {
       ++reports;
       if (failing) return HttpResponse{503, "application/json", R"({"error":"not yet"})", {}};
       if (leader)
-        return HttpResponse{200, "application/json",
-                            R"({"leader":true,"epoch":7,"nodeSilenceTimeoutMs":500})", {}};
+        return HttpResponse{
+            200, "application/json", R"({"leader":true,"epoch":7,"nodeSilenceTimeoutMs":500})", {}};
       return HttpResponse{
-          200, "application/json",
-          nlohmann::json{{"leader", false}, {"leaderAddress", named}, {"epoch", 0}}.dump(), {}};
+          200,
+          "application/json",
+          nlohmann::json{{"leader", false}, {"leaderAddress", named}, {"epoch", 0}}.dump(),
+          {}};
     });
     REQUIRE(server.start());
   }
@@ -266,10 +268,11 @@ TEST_CASE("names resolve to every address; an unresolvable one falls back to the
           "[http]") {
   FakeReplica leader;
   {
-    LivenessReporter reporter({.nodeName = "node02",
-                               .controllerAddress = "localhost:" + std::to_string(leader.server.port()),
-                               .reportInterval = 20ms,
-                               .fencingTimeout = 100ms});
+    LivenessReporter reporter(
+        {.nodeName = "node02",
+         .controllerAddress = "localhost:" + std::to_string(leader.server.port()),
+         .reportInterval = 20ms,
+         .fencingTimeout = 100ms});
     REQUIRE(reporter.start());
     REQUIRE(waitFor([&] { return !reporter.fenced(); }, 3s));
     CHECK(reporter.targets() == std::vector<std::string>{leader.address()});
