@@ -84,6 +84,8 @@ class PeerProber : public WitnessSource {
   std::uint16_t boundPort_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  std::mutex plannerMutex_;  // one witnessedBy computation at a time
+  std::thread planner_;
   PeerTime started_ = PeerClock::now();
 
   mutable std::mutex mutex_;
