@@ -21,10 +21,9 @@ constexpr auto kNeighbourRefresh = 60s;
 // How long start-up waits for the ServiceCIDR read before using the default.
 constexpr auto kServiceCidrTimeout = 2s;
 
-// The controller's address: configured, or from the Service's environment variables (cluster DNS
-// needs a working CNI, which is what this agent provides).
-std::string controllerAddressOf(const AgentConfig& config) {
-  if (!config.controllerAddress.empty()) return config.controllerAddress;
+// The controller Service's address from its environment variables (cluster DNS needs a working
+// CNI, which is what this agent provides); "" when they are not set.
+std::string controllerServiceAddress(const AgentConfig& config) {
   std::string prefix;
   for (char c : config.controllerService)
     prefix += c == '-' ? '_' : static_cast<char>(std::toupper(c));
@@ -239,10 +238,13 @@ void Agent::createUnits() {
                                   .egresses = *egressInformer_,
                                   .onChange = [this] { egress_->reconcile(); }},
       EgressFencingOptions{.nodeName = config_.nodeName,
-                           .controllerAddress = controllerAddressOf(config_),
+                           .controllerAddress = config_.controllerAddress,
+                           .fallbackAddress = controllerServiceAddress(config_),
                            .controllerService = config_.controllerService,
                            .reportInterval = std::chrono::milliseconds(config_.reportIntervalMs),
-                           .fencingTimeout = std::chrono::milliseconds(config_.fencingTimeoutMs)});
+                           .fencingTimeout = std::chrono::milliseconds(config_.fencingTimeoutMs),
+                           .peerProbePort = static_cast<std::uint16_t>(config_.peerProbePort),
+                           .peerWitnesses = static_cast<std::size_t>(config_.peerWitnesses)});
   egress_ = std::make_unique<EgressUnit>(
       EgressUnit::Dependencies{.loop = loop_,
                                .pipeline = pipeline_,
@@ -410,6 +412,7 @@ Result<void> Agent::run() {
   clearFlowRestoreWait();
 
   remoteNodes_->watch(*nodeInformer_);
+  fencing_->watchNodes(*nodeInformer_);  // the peers it probes
   nodeInformer_->start();
   if (!nodeInformer_->waitForSync(30s))
     return makeError("the Node informer did not sync within 30 s");

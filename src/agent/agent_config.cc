@@ -8,6 +8,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "agent/liveness_reporter.h"
+
 namespace sluice::agent {
 namespace {
 
@@ -126,10 +128,19 @@ const std::map<std::string, Setter>& setters() {
       {"cniSocket", stringField(&AgentConfig::cniSocket)},
       {"stateDir", stringField(&AgentConfig::stateDir)},
       {"kubeconfig", stringField(&AgentConfig::kubeconfig)},
-      {"controllerAddress", stringField(&AgentConfig::controllerAddress)},
+      {"controllerAddress",
+       [](const YAML::Node& node, AgentConfig& config) -> Result<void> {
+         if (!node.IsScalar()) return makeError("must be a string");
+         const auto value = node.as<std::string>();
+         if (auto entries = splitControllerAddresses(value); !entries) return entries.error();
+         config.controllerAddress = value;
+         return {};
+       }},
       {"controllerService", stringField(&AgentConfig::controllerService)},
       {"reportInterval", durationField(&AgentConfig::reportIntervalMs, 10, 10000)},
       {"fencingTimeout", durationField(&AgentConfig::fencingTimeoutMs, 50, 60000)},
+      {"peerProbePort", intField(&AgentConfig::peerProbePort, 1, 65535)},
+      {"peerWitnesses", intField(&AgentConfig::peerWitnesses, 0, 15)},
       {"gratuitousArpCount", intField(&AgentConfig::gratuitousArpCount, 0, 100)},
       {"disableConntrackTcpSequenceCheck",
        boolField(&AgentConfig::disableConntrackTcpSequenceCheck)},

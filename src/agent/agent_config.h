@@ -41,12 +41,18 @@ struct AgentConfig {
   int mtu = 0;            // 0 ("auto"): the uplink's MTU minus the Geneve overhead
   std::string cniSocket = "/var/run/sluice/cni.sock";
   std::string stateDir = "/var/lib/sluice";
-  std::string kubeconfig;         // empty: in-cluster config
-  std::string controllerAddress;  // host:port of the controller; empty: from controllerService
-  std::string controllerService =
-      "sluice-controller";     // found via SERVICE_HOST/_PORT env variables
-  int reportIntervalMs = 100;  // liveness reports to the controller
-  int fencingTimeoutMs = 300;  // drop egress IPs after this long without the controller
+  std::string kubeconfig;  // empty: in-cluster config
+  // HOST:PORT of the controller's replicas, comma-separated (a headless Service's name resolves
+  // to all of them); empty: the controllerService from the environment.
+  std::string controllerAddress;
+  // Its ClusterIP Service, found via SERVICE_HOST/_PORT env variables: used while the names in
+  // controllerAddress do not resolve (cluster DNS needs a working CNI).
+  std::string controllerService = "sluice-controller";
+  int reportIntervalMs = 100;  // liveness reports to the controller, and peer probes
+  // Drop egress IPs after this long without the leader and without a majority of the witnesses.
+  int fencingTimeoutMs = 300;
+  int peerProbePort = 10351;  // UDP, on every node: peer probes and their acks
+  int peerWitnesses = 5;      // witnesses per node (k); keep it equal to the controller's
   int gratuitousArpCount = 3;
   bool disableConntrackTcpSequenceCheck = true;
   std::string listenAddress = "127.0.0.1:10350";  // /metrics, /healthz, /readyz

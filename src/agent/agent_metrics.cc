@@ -107,10 +107,53 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<prometheus::Registry>(
   fenced_ = &BuildGauge()
                  .Name("sluice_agent_fenced")
                  .Help(
-                     "1 while no liveness report reaches the controller within fencingTimeout: "
-                     "the node holds no egress IP")
+                     "1 while the node holds no egress IP because neither the controller's leader "
+                     "nor a majority of its peer witnesses acknowledged it within fencingTimeout "
+                     "(or it has not caught up since)")
                  .Register(registry)
                  .Add({});
+  witnesses_ = &BuildGauge()
+                    .Name("sluice_agent_peer_witnesses")
+                    .Help("Peer witnesses this node counts on (its declared set; 0: one node)")
+                    .Register(registry)
+                    .Add({});
+  witnessesReachable_ =
+      &BuildGauge()
+           .Name("sluice_agent_peer_witnesses_reachable")
+           .Help("Peer witnesses that acknowledged a probe sent within fencingTimeout")
+           .Register(registry)
+           .Add({});
+  controllerReplicas_ = &BuildGauge()
+                             .Name("sluice_agent_controller_replicas")
+                             .Help("Controller replicas this agent sends liveness reports to")
+                             .Register(registry)
+                             .Add({});
+  probesSent_ = &BuildCounter()
+                     .Name("sluice_agent_peer_probes_sent_total")
+                     .Help("UDP probes sent to peer witnesses")
+                     .Register(registry)
+                     .Add({});
+  probeAcks_ = &BuildCounter()
+                    .Name("sluice_agent_peer_probe_acks_total")
+                    .Help("Acknowledgements of this node's probes received from its witnesses")
+                    .Register(registry)
+                    .Add({});
+  probesAnswered_ = &BuildCounter()
+                         .Name("sluice_agent_peer_probes_answered_total")
+                         .Help("Probes from other nodes this node acknowledged (as a witness)")
+                         .Register(registry)
+                         .Add({});
+  malformedDatagrams_ = &BuildCounter()
+                             .Name("sluice_agent_peer_malformed_total")
+                             .Help("Datagrams on the probe port that were no valid probe or ack")
+                             .Register(registry)
+                             .Add({});
+  reports_ = &BuildCounter()
+                  .Name("sluice_agent_liveness_reports_total")
+                  .Help(
+                      "Liveness reports sent to controller replicas, by answer: leader, standby, "
+                      "or other (failed, redirected)")
+                  .Register(registry);
   ready_ = &BuildGauge()
                 .Name("sluice_agent_ready")
                 .Help("1 when /readyz answers 200: flows installed and informers synced")
@@ -157,6 +200,30 @@ void AgentMetrics::observeHeldEgressIps(const std::set<Ipv4>& held) {
   releases_->Increment(static_cast<double>(changes.released.size()));
   egressIpsOwned_->Set(static_cast<double>(held.size()));
   heldEgressIps_ = held;
+}
+
+void AgentMetrics::observeFencing(const FencingObservation& observation) {
+  std::lock_guard lock(mutex_);
+  auto& last = lastFencing_;
+  auto grow = [](prometheus::Counter& counter, std::uint64_t previous, std::uint64_t current) {
+    counter.Increment(static_cast<double>(counterGrowth(previous, current)));
+  };
+  fenced_->Set(observation.fenced ? 1 : 0);
+  witnesses_->Set(static_cast<double>(observation.witnesses));
+  witnessesReachable_->Set(static_cast<double>(observation.witnessesReachable));
+  controllerReplicas_->Set(static_cast<double>(observation.controllerReplicas));
+  grow(*probesSent_, last.probesSent, observation.probesSent);
+  grow(*probeAcks_, last.probeAcks, observation.probeAcks);
+  grow(*probesAnswered_, last.probesAnswered, observation.probesAnswered);
+  grow(*malformedDatagrams_, last.malformedDatagrams, observation.malformedDatagrams);
+  const auto answered = [](const FencingObservation& o) { return o.leaderAcks + o.standbyAcks; };
+  const auto other = [&](const FencingObservation& o) {
+    return o.reportsSent >= answered(o) ? o.reportsSent - answered(o) : 0;
+  };
+  grow(reports_->Add({{"answer", "leader"}}), last.leaderAcks, observation.leaderAcks);
+  grow(reports_->Add({{"answer", "standby"}}), last.standbyAcks, observation.standbyAcks);
+  grow(reports_->Add({{"answer", "other"}}), other(last), other(observation));
+  last = observation;
 }
 
 void AgentMetrics::heartbeat(const LoopStatus& status) {

@@ -35,6 +35,22 @@ EgressIpChanges diffEgressIps(const std::set<Ipv4>& before, const std::set<Ipv4>
 // How much a cumulative counter grew; a counter that went back (a new syncer) grew by its value.
 std::uint64_t counterGrowth(std::uint64_t previous, std::uint64_t current);
 
+// Fencing, peer probes and liveness reports, as the agent sees them now. Counts are cumulative
+// (since the start).
+struct FencingObservation {
+  bool fenced = true;
+  std::size_t witnesses = 0;           // the set the node declares
+  std::size_t witnessesReachable = 0;  // acknowledged a probe sent within fencingTimeout
+  std::size_t controllerReplicas = 0;  // the replicas it reports to
+  std::uint64_t probesSent = 0;
+  std::uint64_t probeAcks = 0;
+  std::uint64_t probesAnswered = 0;
+  std::uint64_t malformedDatagrams = 0;
+  std::uint64_t reportsSent = 0;
+  std::uint64_t leaderAcks = 0;
+  std::uint64_t standbyAcks = 0;
+};
+
 // What the agent's loop thread reports on each heartbeat.
 struct LoopStatus {
   bool pipelineInstalled = false;  // the first full flow install is done
@@ -78,6 +94,8 @@ class AgentMetrics {
     serviceEndpoints_->Set(static_cast<double>(endpoints));
   }
   void setFenced(bool fenced) { fenced_->Set(fenced ? 1 : 0); }
+  // Now and then (counters grow by what changed since the last call).
+  void observeFencing(const FencingObservation& observation);
   // After every egress reconcile, with the IPs this node now holds.
   void observeHeldEgressIps(const std::set<Ipv4>& held);
 
@@ -104,12 +122,21 @@ class AgentMetrics {
   prometheus::Counter* takeovers_;
   prometheus::Counter* releases_;
   prometheus::Gauge* fenced_;
+  prometheus::Gauge* witnesses_;
+  prometheus::Gauge* witnessesReachable_;
+  prometheus::Gauge* controllerReplicas_;
+  prometheus::Counter* probesSent_;
+  prometheus::Counter* probeAcks_;
+  prometheus::Counter* probesAnswered_;
+  prometheus::Counter* malformedDatagrams_;
+  prometheus::Family<prometheus::Counter>* reports_;
   prometheus::Gauge* ready_;
 
   std::mutex mutex_;  // guards the three below (today one thread writes them; cheap insurance)
   std::map<std::string, ofrules::SyncCounters> lastCounters_;     // by bridge
   std::map<std::string, std::set<std::string>> flowCountTables_;  // by bridge
   std::set<Ipv4> heldEgressIps_;
+  FencingObservation lastFencing_;
 
   std::atomic<bool> pipelineInstalled_{false};
   std::atomic<bool> informersSynced_{false};

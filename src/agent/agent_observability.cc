@@ -45,7 +45,19 @@ void Agent::refreshObservability() {
     metrics_->setFlowCounts(config_.physicalBridge, physical);
   }
   metrics_->setLocalPods(podNetwork_->pods().size());
-  metrics_->setFenced(fencing_->fenced());
+  const auto fencing = fencing_->status();
+  metrics_->observeFencing(
+      FencingObservation{.fenced = fencing.fenced,
+                         .witnesses = fencing.witnesses.size(),
+                         .witnessesReachable = fencing.witnessesReachable,
+                         .controllerReplicas = fencing.controllerTargets.size(),
+                         .probesSent = fencing.probes.probesSent,
+                         .probeAcks = fencing.probes.acksReceived,
+                         .probesAnswered = fencing.probes.probesAnswered,
+                         .malformedDatagrams = fencing.probes.malformed,
+                         .reportsSent = fencing.reports.sent,
+                         .leaderAcks = fencing.reports.leaderAcks,
+                         .standbyAcks = fencing.reports.standbyAcks});
   metrics_->heartbeat(LoopStatus{.pipelineInstalled = ready_,
                                  .informersSynced = egress_->synced() && nodeInformer_->hasSynced(),
                                  .ovsConnected = integrationSyncer_->connection().connected()});

@@ -109,6 +109,15 @@ json Agent::statusAnswer() const {
   }
   json held = json::array();
   for (const auto ip : egress_->heldIps()) held.push_back(formatIpv4(ip));
+  const auto fencing = fencing_->status();
+  const json fencingView = {{"rule", fencing.rule},
+                            {"leader", fencing.leader},
+                            {"controllerReplicas", fencing.controllerTargets},
+                            {"witnesses", fencing.witnesses},
+                            {"witnessesReachable", fencing.witnessesReachable},
+                            {"probesSent", fencing.probes.probesSent},
+                            {"probeAcks", fencing.probes.acksReceived},
+                            {"probesAnswered", fencing.probes.probesAnswered}};
   return json{{"node", config_.nodeName},
               {"nodeIP", formatIpv4(bootstrap_.network.nodeIp)},
               {"podCIDR", bootstrap_.network.podCidr.toString()},
@@ -122,6 +131,7 @@ json Agent::statusAnswer() const {
               {"vswitchdControl", vswitchdControlPath(config_.ovsRunDir)},
               {"controllerAddress", fencing_->controllerAddress()},
               {"fenced", fencing_->fenced()},
+              {"fencing", fencingView},
               {"heldEgressIPs", held},
               {"round", integrationSyncer_ ? integrationSyncer_->round() : 0},
               {"tables", tables},

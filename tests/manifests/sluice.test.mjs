@@ -57,7 +57,7 @@ describe('sluice.yml as a whole', () => {
       'CustomResourceDefinition/egresses.crd.antrea.io', 'CustomResourceDefinition/externalippools.crd.antrea.io',
       'DaemonSet/sluice-agent', 'Deployment/sluice-controller',
       'Role/sluice-controller-leader-election', 'RoleBinding/sluice-controller-leader-election',
-      'Service/sluice-controller',
+      'Service/sluice-controller', 'Service/sluice-controller-replicas',
       'ServiceAccount/sluice-agent', 'ServiceAccount/sluice-controller',
     ]);
   });
@@ -343,6 +343,20 @@ describe('configuration', () => {
     assert.equal(agentConfig.tunnelPort, 6081);
     assert.ok(agentConfig.mtu === 'auto' || (Number.isInteger(agentConfig.mtu) && agentConfig.mtu >= 1280));
     assert.equal(agentConfig.controllerService, find('Service', 'sluice-controller').metadata.name);
+  });
+
+  test('agents report to every controller replica and probe their peers on a declared port', () => {
+    const replicas = find('Service', 'sluice-controller-replicas');
+    assert.equal(replicas.spec.clusterIP, 'None');
+    const [host, port] = agentConfig.controllerAddress.split(':');
+    assert.equal(host, `${replicas.metadata.name}.${replicas.metadata.namespace}.svc`);
+    assert.equal(Number(port), replicas.spec.ports[0].port);
+    const agent = find('DaemonSet', 'sluice-agent');
+    assert.equal(agent.spec.template.spec.dnsPolicy, 'ClusterFirstWithHostNet');
+    const probes = agent.spec.template.spec.containers.find((c) => c.name === 'sluice-agent').ports
+      .find((p) => p.protocol === 'UDP');
+    assert.equal(probes.containerPort, agentConfig.peerProbePort);
+    assert.equal(probes.hostPort, agentConfig.peerProbePort);
   });
 
   test('fencing: an agent drops its egress IPs before the controller moves them', () => {
