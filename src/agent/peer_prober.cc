@@ -149,6 +149,8 @@ void PeerProber::probedChanged() {
   const auto probed = sets_.probed();
   probed_ = std::set<std::string>(probed.begin(), probed.end());
   std::erase_if(ackedSentAt_, [&](const auto& entry) { return !probed_.contains(entry.first); });
+  std::erase_if(lastAckedSequence_,
+                [&](const auto& entry) { return !probed_.contains(entry.first); });
 }
 
 PeerProberStats PeerProber::stats() const {
@@ -189,22 +191,28 @@ void PeerProber::run() {
 }
 
 void PeerProber::sendProbes(PeerTime now) {
-  std::vector<std::pair<std::string, PeerEndpoint>> targets;
-  std::string datagram;
+  // One datagram per witness: each echoes the latest probe that witness acknowledged.
+  std::vector<std::pair<PeerEndpoint, std::string>> targets;
   {
     std::lock_guard lock(mutex_);
     ++sequence_;
     sentAt_[sequence_] = now;
     while (sentAt_.size() > kKeptRounds) sentAt_.erase(sentAt_.begin());
-    for (const auto& witness : probed_)
-      if (const auto found = peers_.find(witness); found != peers_.end())
-        targets.emplace_back(witness, found->second);
-    datagram = encodePeerMessage(PeerMessage{
-        .kind = PeerMessageKind::kProbe, .sequence = sequence_, .sender = options_.nodeName});
+    for (const auto& witness : probed_) {
+      const auto found = peers_.find(witness);
+      if (found == peers_.end()) continue;
+      const auto echo = lastAckedSequence_.find(witness);
+      targets.emplace_back(
+          found->second,
+          encodePeerMessage(PeerMessage{.kind = PeerMessageKind::kProbe,
+                                        .sequence = sequence_,
+                                        .echo = echo == lastAckedSequence_.end() ? 0 : echo->second,
+                                        .sender = options_.nodeName}));
+    }
   }
   std::uint64_t sent = 0;
   std::uint64_t failed = 0;
-  for (const auto& [witness, endpoint] : targets) {
+  for (const auto& [endpoint, datagram] : targets) {
     const auto address = socketAddress(endpoint.ip, endpoint.port);
     if (::sendto(socket_, datagram.data(), datagram.size(), 0,
                  reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0)
@@ -234,10 +242,12 @@ void PeerProber::receive(PeerTime now) {
       continue;
     }
     if (message->kind == PeerMessageKind::kProbe) {
-      if (lastHeard_.size() < kMaxHeard || lastHeard_.contains(message->sender))
+      const bool vouched = vouchesFor(message->sequence, message->echo);
+      if (vouched && (lastHeard_.size() < kMaxHeard || lastHeard_.contains(message->sender)))
         lastHeard_[message->sender] = now;
       const auto ack = encodePeerMessage(PeerMessage{.kind = PeerMessageKind::kAck,
                                                      .sequence = message->sequence,
+                                                     .vouched = vouched,
                                                      .sender = options_.nodeName});
       if (::sendto(socket_, ack.data(), ack.size(), 0, reinterpret_cast<const sockaddr*>(&from),
                    length) < 0)
@@ -252,6 +262,9 @@ void PeerProber::receive(PeerTime now) {
       continue;
     }
     ++stats_.acksReceived;
+    auto& echo = lastAckedSequence_[message->sender];
+    echo = std::max(echo, message->sequence);
+    if (!message->vouched) continue;  // contact not yet two-way: it does not count
     auto& latest = ackedSentAt_[message->sender];
     latest = std::max(latest, sent->second);
     acked = true;

@@ -91,12 +91,13 @@ class PeerProber : public WitnessSource {
   mutable std::mutex mutex_;
   std::map<std::string, PeerEndpoint> peers_;
   WitnessSets sets_;
-  std::set<std::string> probed_;                 // sets_.probed()
-  std::vector<std::string> witnessedBy_;         // whose witness this node is
-  std::uint64_t sequence_ = 0;                   // of the latest probe round
-  std::map<std::uint64_t, PeerTime> sentAt_;     // the latest rounds only
-  std::map<std::string, PeerTime> ackedSentAt_;  // per witness
-  std::map<std::string, PeerTime> lastHeard_;    // per prober
+  std::set<std::string> probed_;                            // sets_.probed()
+  std::vector<std::string> witnessedBy_;                    // whose witness this node is
+  std::uint64_t sequence_ = 0;                              // of the latest probe round
+  std::map<std::uint64_t, PeerTime> sentAt_;                // the latest rounds only
+  std::map<std::string, PeerTime> ackedSentAt_;             // per witness: acks that vouched
+  std::map<std::string, std::uint64_t> lastAckedSequence_;  // per witness: any ack (the echo)
+  std::map<std::string, PeerTime> lastHeard_;               // per prober
   PeerProberStats stats_;
 };
 

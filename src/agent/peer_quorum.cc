@@ -42,8 +42,10 @@ std::string encodePeerMessage(const PeerMessage& message) {
   std::string out(kMagic);
   out.push_back(static_cast<char>(kPeerMessageVersion));
   out.push_back(static_cast<char>(message.kind));
-  for (int shift = 56; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((message.sequence >> shift) & 0xff));
+  for (const std::uint64_t value : {message.sequence, message.echo})
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out.push_back(static_cast<char>((value >> shift) & 0xff));
+  out.push_back(static_cast<char>(message.vouched ? 1 : 0));
   out.push_back(static_cast<char>(message.sender.size()));
   out += message.sender;
   return out;
@@ -62,7 +64,10 @@ std::optional<PeerMessage> decodePeerMessage(std::string_view datagram) {
   else
     return std::nullopt;
   for (std::size_t at = 6; at < 14; ++at) message.sequence = (message.sequence << 8) | byte(at);
-  const std::size_t length = byte(14);
+  for (std::size_t at = 14; at < 22; ++at) message.echo = (message.echo << 8) | byte(at);
+  if (byte(22) > 1) return std::nullopt;
+  message.vouched = byte(22) == 1;
+  const std::size_t length = byte(23);
   if (datagram.size() != kPeerMessageHeader + length) return std::nullopt;
   const auto name = datagram.substr(kPeerMessageHeader);
   if (!validName(name)) return std::nullopt;

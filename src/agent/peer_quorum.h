@@ -21,21 +21,38 @@ inline constexpr std::uint16_t kDefaultPeerProbePort = 10351;
 using PeerClock = std::chrono::steady_clock;
 using PeerTime = PeerClock::time_point;
 
-// The datagram: "SLPW", version 1, kind, sequence (64 bits, big-endian), the sender's node name
-// (one length byte, then the name). Nothing else; anything else is malformed and ignored.
+// The datagram: "SLPW", version 1, kind, sequence and echo (64 bits each, big-endian), a flags
+// byte, the sender's node name (one length byte, then the name). Anything else is malformed and
+// ignored.
+//
+// Contact must be two-way before a witness vouches for a node: a probe echoes the latest of the
+// sender's probes this witness acknowledged, and the witness vouches (records the node as heard,
+// and says so in its ack) only when that echo is at most kPeerEchoLag probes old. A node that can
+// send but no longer receive (a one-way cut) keeps sending probes, but its witnesses stop vouching
+// for it within kPeerEchoLag rounds, so the controller can move its IPs; and the node counts only
+// acks that vouch, so a witness never says "silent" about a node it vouched for.
 enum class PeerMessageKind : std::uint8_t { kProbe = 1, kAck = 2 };
+
+inline constexpr std::uint64_t kPeerEchoLag = 2;
 
 struct PeerMessage {
   PeerMessageKind kind = PeerMessageKind::kProbe;
   std::uint64_t sequence = 0;  // an ack echoes the probe's
+  std::uint64_t echo = 0;      // a probe: the latest of the sender's probes the receiver acked
+  bool vouched = false;        // an ack: the witness counted the probe as two-way contact
   std::string sender;          // the node that sent this datagram
   bool operator==(const PeerMessage&) const = default;
 };
 
 inline constexpr std::uint8_t kPeerMessageVersion = 1;
-inline constexpr std::size_t kPeerMessageHeader = 4 + 1 + 1 + 8 + 1;
+inline constexpr std::size_t kPeerMessageHeader = 4 + 1 + 1 + 8 + 8 + 1 + 1;
 inline constexpr std::size_t kMaxPeerNodeName = 253;  // a DNS subdomain, like a Node's name
 inline constexpr std::size_t kMaxPeerMessage = kPeerMessageHeader + kMaxPeerNodeName;
+
+// Whether a probe with `sequence` and `echo` shows two-way contact (see above).
+constexpr bool vouchesFor(std::uint64_t sequence, std::uint64_t echo) {
+  return echo != 0 && echo <= sequence && sequence - echo <= kPeerEchoLag;
+}
 
 // The sender's name must be 1 to 253 printable ASCII characters (the caller checks its own).
 std::string encodePeerMessage(const PeerMessage& message);

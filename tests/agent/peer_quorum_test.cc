@@ -14,13 +14,16 @@ using Strings = std::vector<std::string>;
 PeerTime at(int ms) { return PeerTime{} + std::chrono::hours(1) + std::chrono::milliseconds(ms); }
 
 TEST_CASE("peer messages round-trip, and anything else is malformed", "[unit]") {
-  const PeerMessage probe{
-      .kind = PeerMessageKind::kProbe, .sequence = 0x0102030405060708ULL, .sender = "node07"};
+  const PeerMessage probe{.kind = PeerMessageKind::kProbe,
+                          .sequence = 0x0102030405060708ULL,
+                          .echo = 0x0102030405060706ULL,
+                          .sender = "node07"};
   const auto encoded = encodePeerMessage(probe);
   CHECK(encoded.size() == kPeerMessageHeader + 6);
   CHECK(encoded.substr(0, 4) == "SLPW");
   CHECK(decodePeerMessage(encoded) == probe);
-  const PeerMessage ack{.kind = PeerMessageKind::kAck, .sequence = 1, .sender = "n"};
+  const PeerMessage ack{
+      .kind = PeerMessageKind::kAck, .sequence = 1, .vouched = true, .sender = "n"};
   CHECK(decodePeerMessage(encodePeerMessage(ack)) == ack);
   const PeerMessage longest{.kind = PeerMessageKind::kAck,
                             .sequence = ~0ULL,
@@ -39,12 +42,24 @@ TEST_CASE("peer messages round-trip, and anything else is malformed", "[unit]") 
   auto badKind = encoded;
   badKind[5] = 3;
   CHECK_FALSE(decodePeerMessage(badKind));
+  auto badFlags = encoded;
+  badFlags[22] = 2;
+  CHECK_FALSE(decodePeerMessage(badFlags));
   auto noName = encodePeerMessage(probe).substr(0, kPeerMessageHeader);
-  noName[14] = 0;
+  noName[23] = 0;
   CHECK_FALSE(decodePeerMessage(noName));
   auto badName = encoded;
   badName[kPeerMessageHeader] = ' ';
   CHECK_FALSE(decodePeerMessage(badName));
+}
+
+TEST_CASE("a witness vouches only for two-way contact: a recent echo", "[unit]") {
+  CHECK_FALSE(vouchesFor(5, 0));  // never acknowledged: one-way so far
+  CHECK(vouchesFor(5, 5));
+  CHECK(vouchesFor(5, 4));
+  CHECK(vouchesFor(5, 3));
+  CHECK_FALSE(vouchesFor(5, 2));  // acks stopped arriving: it can send but not receive
+  CHECK_FALSE(vouchesFor(5, 6));  // an echo from the future is not ours
 }
 
 TEST_CASE("the leader's acknowledgement alone holds for fencingTimeout after the send", "[unit]") {

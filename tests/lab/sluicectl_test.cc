@@ -17,14 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// What the external host saw as the source of a TCP connection from `pod`.
-std::string seenFrom(const Lab& lab, const std::string& pod) {
-  auto result = lab.exec(pod, "timeout 2 bash -c 'exec 3<>/dev/tcp/10.10.3.1/8080; head -1 <&3'");
-  auto text = result.output;
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return result.ok() ? text : "";
-}
-
 CommandResult sluicectl(const Lab& lab, const std::string& node, const std::string& arguments) {
   return lab.nodeExec(node, "sluicectl " + arguments);
 }
