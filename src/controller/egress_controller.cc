@@ -85,11 +85,14 @@ Result<void> EgressController::start() {
       options_.listenAddress.empty() ? options_.config.listenAddress : options_.listenAddress;
   // Built (not started) before the server, whose /readyz reads them from its own threads.
   egresses_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kEgresses, .backoff = kInformerBackoff});
+      client_,
+      kube::InformerOptions{.resource = kube::resources::kEgresses, .backoff = kInformerBackoff});
   pools_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kExternalIpPools, .backoff = kInformerBackoff});
+      client_, kube::InformerOptions{.resource = kube::resources::kExternalIpPools,
+                                     .backoff = kInformerBackoff});
   nodes_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kNodes, .backoff = kInformerBackoff});
+      client_,
+      kube::InformerOptions{.resource = kube::resources::kNodes, .backoff = kInformerBackoff});
   // Built before the server too, whose handlers ask it whether the Lease is still ours.
   if (options_.config.leaderElection.enabled) buildElector();
   buildServer(listen);

@@ -229,8 +229,8 @@ HttpResponse LivenessService::handleReport(const HttpRequest& request) {
   if ((revived || act) && leader && options_.onChange) options_.onChange();
   const auto silence = options_.config.nodeSilenceTimeout.count();
   if (leader)
-    return jsonResponse(
-        200, {{"leader", true}, {"epoch", epoch}, {"nodeSilenceTimeoutMs", silence}});
+    return jsonResponse(200,
+                        {{"leader", true}, {"epoch", epoch}, {"nodeSilenceTimeoutMs", silence}});
   const auto address = leaderAddress();
   if (!witnessProtocol) {
     // An agent that predates witnesses takes any 200 as the leader's acknowledgement, so it
@@ -288,8 +288,7 @@ bool LivenessService::noteDeaths(const std::vector<NodeLivenessTracker::Death>& 
     if (death.cause == NodeLivenessTracker::Cause::kReleased)
       line << ": it " << death.why;
     else
-      line << ": silent for " << millis(now - death.lastReport) << "ms, " << death.why
-           << " (due "
+      line << ": silent for " << millis(now - death.lastReport) << "ms, " << death.why << " (due "
            << std::chrono::duration_cast<std::chrono::microseconds>(now - death.declaredDue).count()
            << "us ago)";
     if (!leader) line << "; as a standby, not acting";

@@ -116,8 +116,7 @@ int main(int argc, char** argv) {
       std::cerr << "sluice-controller: " << valid.error().message << "\n";
       return 1;
     }
-    if (auto valid = controller::validateElectionTiming(*timing, config->leaderElection);
-        !valid) {
+    if (auto valid = controller::validateElectionTiming(*timing, config->leaderElection); !valid) {
       std::cerr << "sluice-controller: " << valid.error().message << "\n";
       return 1;
     }

@@ -232,7 +232,8 @@ std::vector<NodeLivenessTracker::NodeView> NodeLivenessTracker::view(TimePoint n
           std::chrono::duration_cast<std::chrono::milliseconds>(now - *state.lastReport);
     const auto set = candidateSets(name, state).front();
     view.witnessSetSize = set.size();
-    for (const auto& witness : set) view.witnessesConfirming += confirms(witness, name, now) ? 1 : 0;
+    for (const auto& witness : set)
+      view.witnessesConfirming += confirms(witness, name, now) ? 1 : 0;
     views.push_back(std::move(view));
   }
   return views;

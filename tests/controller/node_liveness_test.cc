@@ -93,7 +93,7 @@ NodeReport witnessReport(const std::string& node, std::vector<std::string> witne
 }
 
 std::vector<NodeLivenessTracker::Death> deathsOf(const std::string& node,
-                                                std::vector<NodeLivenessTracker::Death> deaths) {
+                                                 std::vector<NodeLivenessTracker::Death> deaths) {
   std::erase_if(deaths, [&](const auto& death) { return death.node != node; });
   return deaths;
 }
@@ -109,8 +109,7 @@ struct WitnessFixture {
     tracker.startTerm(t0 - 5s);
     REQUIRE_FALSE(tracker.termHasGrace());
     tracker.report(witnessReport("node02", {"node01", "node03", "node04"}, {}), t0);
-    for (const auto* witness : {"node01", "node03", "node04", "node05"})
-      hear(witness, 10ms, t0);
+    for (const auto* witness : {"node01", "node03", "node04", "node05"}) hear(witness, 10ms, t0);
   }
   // `witness` reports that it last heard node02 `ago`.
   void hear(const std::string& witness, std::chrono::milliseconds ago, TimePoint at) {
@@ -188,7 +187,8 @@ TEST_CASE("a heard value below the timeout is used as reported, not extrapolated
 TEST_CASE("a node that reports fenced is released at once", "[unit]") {
   WitnessFixture f;
   const auto at = f.t0 + 50ms;
-  CHECK_FALSE(f.tracker.report(witnessReport("node02", {"node01", "node03", "node04"}, {}, true), at));
+  CHECK_FALSE(
+      f.tracker.report(witnessReport("node02", {"node01", "node03", "node04"}, {}, true), at));
   CHECK(f.tracker.hasPending());
   const auto deaths = f.tracker.recheck(at);
   REQUIRE(deaths.size() == 1);
@@ -219,8 +219,7 @@ TEST_CASE("both the declared previous and current witness sets must confirm", "[
   CHECK(deaths[0].why == "confirmed by 2 of 3 witnesses and 2 of 3 of its previous witnesses");
 }
 
-TEST_CASE("a node that never declared witnesses is checked against the computed set",
-          "[unit]") {
+TEST_CASE("a node that never declared witnesses is checked against the computed set", "[unit]") {
   NodeLivenessTracker tracker{500ms};
   const TimePoint t0{std::chrono::seconds(100)};
   tracker.startTracking(t0 - 10s);
@@ -267,8 +266,7 @@ TEST_CASE("a one-node cluster's node has no witnesses: silence decides", "[unit]
   CHECK(deaths[0].why == "confirmed by no witnesses (a one-node cluster)");
 }
 
-TEST_CASE("a replica that tracked reports as a standby decides at once when it leads",
-          "[unit]") {
+TEST_CASE("a replica that tracked reports as a standby decides at once when it leads", "[unit]") {
   WitnessFixture f;
   NodeLivenessTracker standby{500ms};
   standby.startTracking(f.t0 - 1s);

@@ -90,7 +90,7 @@ TEST_CASE("a dead node's IP moves at once, with the death for the Event", "[unit
                                    std::chrono::milliseconds(500));
   CHECK_THAT(message,
              Catch::StartsWith("Moved 10.10.0.2 from node01 to node02: node01 silent for 601ms, "
-                                "confirmed by 2 of 3 witnesses (decision "));
+                               "confirmed by 2 of 3 witnesses (decision "));
   CHECK_THAT(message, Catch::EndsWith("ms after the 500ms timeout)"));
 }
 

@@ -154,8 +154,8 @@ struct Phase {
   bool report;
   bool paced;
 };
-constexpr Phase kPhases[] = {{"healthz", false, true}, {"report", true, true},
-                             {"report_unpaced", true, false}};
+constexpr Phase kPhases[] = {
+    {"healthz", false, true}, {"report", true, true}, {"report_unpaced", true, false}};
 
 // The child: waits for the port, runs each phase between a start and an end message.
 [[noreturn]] void loadGenerator(int commands, int results) {
@@ -207,8 +207,9 @@ bool runLivenessBench() {
                                          .observedLease = [] { return std::nullopt; }});
   HttpServer server(HttpServerOptions{.listenAddress = "127.0.0.1:0", .threads = 2});
   service.addRoutes(server);
-  server.route("GET", "/healthz",
-               [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n", {}}; });
+  server.route("GET", "/healthz", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "ok\n", {}};
+  });
   if (!server.start()) return false;
   service.start();
   service.startTerm();
