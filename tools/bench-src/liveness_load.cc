@@ -241,7 +241,7 @@ bool runLivenessBench() {
     if (std::strcmp(phase.name, "healthz") == 0) healthzCpuPerRequestUs = cpuPerRequestUs;
     if (std::strcmp(phase.name, "report") == 0) {
       std::printf("BENCH controller.liveness_offered_per_s=%d\n",
-                  static_cast<int>(kNodes * 1000 / kInterval.count()));
+                  static_cast<int>(kNodes * 1000L / kInterval.count()));
       if (healthzCpuPerRequestUs > 0)
         std::printf("BENCH controller.liveness_report_cpu_vs_healthz_ratio=%.2f\n",
                     cpuPerRequestUs / healthzCpuPerRequestUs);
