@@ -142,6 +142,8 @@ Result<ControllerConfig> parseControllerConfig(const std::string& yamlText,
         if (!election) return election.error();
       } else if (key == "nodeSilenceTimeout")
         applied = setDuration(value, config.nodeSilenceTimeout, std::chrono::milliseconds(50));
+      else if (key == "peerWitnesses")
+        applied = setInt(value, config.peerWitnesses, 1, 15);
       else if (key == "maxEgressIPsPerNode")
         applied = setInt(value, config.maxEgressIPsPerNode, 0, 1'000'000);
       else if (key == "rebalance")
@@ -158,7 +160,8 @@ Result<ControllerConfig> parseControllerConfig(const std::string& yamlText,
         return makeError(
             sourceName + ": unknown key " + key +
             "; the known keys are listenAddress, authenticateAgents, leaderElection, "
-            "nodeSilenceTimeout, maxEgressIPsPerNode, rebalance, serviceCIDR, logLevel");
+            "nodeSilenceTimeout, peerWitnesses, maxEgressIPsPerNode, rebalance, serviceCIDR, "
+            "logLevel");
       if (!applied) return makeError(sourceName + ": " + key + " " + applied.error().message);
     }
   } catch (const YAML::Exception& error) {
@@ -216,6 +219,20 @@ Result<void> validateTiming(const AgentTiming& agent,
         "ms), or a node could still hold an IP the controller has given to another node; "
         "lower fencingTimeout or raise nodeSilenceTimeout");
   return {};
+}
+
+Result<void> validateElectionTiming(const AgentTiming& agent,
+                                    const LeaderElectionConfig& election) {
+  if (!election.enabled || election.renewDeadline + agent.fencingTimeout < election.leaseDuration)
+    return {};
+  return makeError(
+      "leader election timing: leaderElection.renewDeadline (" +
+      std::to_string(election.renewDeadline.count()) + "ms) + the agents' fencingTimeout (" +
+      std::to_string(agent.fencingTimeout.count()) +
+      "ms) must be below leaderElection.leaseDuration (" +
+      std::to_string(election.leaseDuration.count()) +
+      "ms), or an agent could still hold an IP on the old leader's word when a new leader "
+      "moves it; lower renewDeadline or raise leaseDuration");
 }
 
 }  // namespace sluice::controller

@@ -8,6 +8,7 @@
 
 #include "common/ipv4.h"
 #include "common/result.h"
+#include "common/witnesses.h"
 
 namespace sluice::controller {
 
@@ -24,6 +25,9 @@ struct ControllerConfig {
   bool authenticateAgents = true;               // TokenReview of each agent's bearer token
   LeaderElectionConfig leaderElection;
   std::chrono::milliseconds nodeSilenceTimeout{500};
+  // How many witnesses a node has (the agents' peerWitnesses must agree): a node that never
+  // declared its own is checked against witnessesOf(node, Node names, peerWitnesses).
+  int peerWitnesses = static_cast<int>(kDefaultWitnesses);
   int maxEgressIPsPerNode = 255;
   bool rebalance = false;
   std::string logLevel = "info";
@@ -55,5 +59,11 @@ struct AgentTiming {
 [[nodiscard]] Result<AgentTiming> readAgentTiming(const std::string& path);
 [[nodiscard]] Result<void> validateTiming(const AgentTiming& agent,
                                           std::chrono::milliseconds nodeSilenceTimeout);
+// An old leader answers agents as the leader until renewDeadline after its last renewal; an
+// agent holds on such an answer for fencingTimeout; a successor starts no earlier than
+// leaseDuration after that renewal and may decide at once. So renewDeadline + fencingTimeout
+// must stay below leaseDuration.
+[[nodiscard]] Result<void> validateElectionTiming(const AgentTiming& agent,
+                                                  const LeaderElectionConfig& election);
 
 }  // namespace sluice::controller

@@ -25,6 +25,12 @@ const json& statusOf(const json& object) {
   return it != object.end() && it->is_object() ? *it : kEmpty;
 }
 
+// Like the agent's: after an API server outage the informers are back within a second.
+constexpr kube::BackoffOptions kInformerBackoff{.initial = std::chrono::milliseconds(100),
+                                                .max = std::chrono::milliseconds(1000),
+                                                .factor = 2.0,
+                                                .jitter = 0.2};
+
 kube::EventHandlers enqueueHandlers(const std::function<void()>& enqueue) {
   return kube::EventHandlers{
       .onAdd = [enqueue](const kube::ObjectPtr&) { enqueue(); },
@@ -47,7 +53,11 @@ EgressController::EgressController(kube::Client& client, EgressControllerOptions
                              .leaseNamespace = options_.leaseNamespace,
                              .identity = options_.identity,
                              .onChange = [this] { enqueue(); },
-                             .isLeader = [this] { return leading_.load(); }});
+                             .isLeader = [this] { return holdsLeadership(); },
+                             .observedLease = [this]() -> std::optional<json> {
+                               if (!elector_) return std::nullopt;
+                               return elector_->observedLease();
+                             }});
 }
 
 EgressController::~EgressController() { stop(); }
@@ -75,11 +85,16 @@ Result<void> EgressController::start() {
       options_.listenAddress.empty() ? options_.config.listenAddress : options_.listenAddress;
   // Built (not started) before the server, whose /readyz reads them from its own threads.
   egresses_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kEgresses});
+      client_,
+      kube::InformerOptions{.resource = kube::resources::kEgresses, .backoff = kInformerBackoff});
   pools_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kExternalIpPools});
+      client_, kube::InformerOptions{.resource = kube::resources::kExternalIpPools,
+                                     .backoff = kInformerBackoff});
   nodes_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{.resource = kube::resources::kNodes});
+      client_,
+      kube::InformerOptions{.resource = kube::resources::kNodes, .backoff = kInformerBackoff});
+  // Built before the server too, whose handlers ask it whether the Lease is still ours.
+  if (options_.config.leaderElection.enabled) buildElector();
   buildServer(listen);
   if (auto started = server_->start(); !started) return started.error();
   if (options_.advertiseAddress.empty()) {
@@ -103,6 +118,10 @@ Result<void> EgressController::start() {
     startedLeading();
     return {};
   }
+  return elector_->start();
+}
+
+void EgressController::buildElector() {
   const auto& election = options_.config.leaderElection;
   elector_ = std::make_unique<kube::LeaderElector>(
       client_, kube::LeaderElectionOptions{.leaseNamespace = options_.leaseNamespace,
@@ -120,7 +139,6 @@ Result<void> EgressController::start() {
                                                  liveness_->forgetLeader();
                                                },
                                            .releaseOnStop = true});
-  return elector_->start();
 }
 
 void EgressController::stop() {
@@ -149,9 +167,7 @@ void EgressController::startedLeading() {
   metrics_.isLeader().Set(1);
   SLUICE_LOG(kInfo, "controller") << options_.identity << " is the leader (epoch "
                                   << liveness_->epoch() << ", reports at "
-                                  << options_.advertiseAddress
-                                  << "); every node counts as alive for "
-                                  << options_.config.nodeSilenceTimeout.count() << "ms";
+                                  << options_.advertiseAddress << ")";
   if (elector_) publishLeaderAddress();
   enqueue();
 }
@@ -177,7 +193,8 @@ void EgressController::publishLeaderAddress() {
 void EgressController::stoppedLeading() {
   leading_ = false;
   metrics_.isLeader().Set(0);
-  SLUICE_LOG(kWarning, "controller") << options_.identity << " stopped leading; writes stop";
+  SLUICE_LOG(kWarning, "controller")
+      << options_.identity << " stopped leading; writes stop, reports are still tracked (standby)";
 }
 
 void EgressController::workerLoop() {
@@ -252,6 +269,8 @@ bool EgressController::apply(const SyncPlan& plan, const std::string& nowText,
                              std::vector<PlannedEvent>& events) {
   bool ok = true;
   for (const auto& write : plan.egressWrites) {
+    // Checked before every write: a sync may outlast the Lease it started under.
+    if (!holdsLeadership()) return false;
     auto patched = writer_.writeEgress(write, nowText);
     const auto writtenAt = Clock::now();
     if (!patched) {
@@ -314,6 +333,11 @@ void EgressController::recordEvents(const std::vector<PlannedEvent>& events) {
 
 bool EgressController::sync() {
   if (!leading_ || stopping_) return true;
+  if (!holdsLeadership()) {
+    // A renewal is late: write nothing until it lands (or leadership ends, which stops this).
+    queue_.addAfter("cluster", std::chrono::milliseconds(50));
+    return true;
+  }
   if (!egresses_->hasSynced() || !pools_->hasSynced() || !nodes_->hasSynced()) {
     queue_.addAfter("cluster", std::chrono::milliseconds(100));
     return true;

@@ -49,12 +49,16 @@ class EgressController {
 
   int port() const { return server_ ? server_->port() : 0; }
   bool isLeader() const { return leading_.load(); }
+  // Leads, and its Lease is surely still its own (kube::LeaderElector::holdsLease): only then
+  // does it answer agents as the leader or write.
+  bool holdsLeadership() const { return leading_.load() && (!elector_ || elector_->holdsLease()); }
   ControllerMetrics& metrics() { return metrics_; }
 
  private:
   using Clock = std::chrono::steady_clock;
 
   void buildServer(const std::string& listen);
+  void buildElector();
   void startedLeading();
   void stoppedLeading();
   void publishLeaderAddress();
@@ -84,7 +88,12 @@ class EgressController {
   kube::EventRecorder events_;
   StatusWriter writer_;
   HandoverBook handovers_;  // worker thread only
-  kube::WorkQueue queue_;
+  // Failed syncs retry quickly whatever happened before: after an API server outage the first
+  // write that can land should land within a second.
+  kube::WorkQueue queue_{kube::WorkQueueOptions{.backoff = {.initial = std::chrono::milliseconds(5),
+                                                            .max = std::chrono::milliseconds(1000),
+                                                            .factor = 2.0,
+                                                            .jitter = 0.0}}};
 
   std::atomic<bool> leading_{false};
   std::atomic<bool> stopping_{false};

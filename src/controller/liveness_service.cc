@@ -1,6 +1,8 @@
 // LivenessService: reports in, deaths out. Handlers take the lock only for the tracker.
 #include "controller/liveness_service.h"
 
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -14,6 +16,9 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kLivenessTick{2};
+// How often suspects (silent, not yet confirmed) are re-checked when no report arrives: their
+// witnesses' reports expire with time.
+constexpr std::chrono::milliseconds kSuspectTick{10};
 
 long millis(Clock::duration duration) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(duration).count());
@@ -39,7 +44,8 @@ LivenessService::LivenessService(kube::Client& client, ControllerMetrics& metric
     : client_(client),
       metrics_(metrics),
       options_(std::move(options)),
-      tracker_(options_.config.nodeSilenceTimeout) {}
+      tracker_(options_.config.nodeSilenceTimeout,
+               static_cast<std::size_t>(options_.config.peerWitnesses)) {}
 
 LivenessService::~LivenessService() { stop(); }
 
@@ -56,6 +62,10 @@ void LivenessService::setAdvertiseAddress(const std::string& address) {
 }
 
 void LivenessService::start() {
+  {
+    std::lock_guard lock(mutex_);
+    tracker_.startTracking(Clock::now());
+  }
   thread_ = std::thread([this] { expiryLoop(); });
 }
 
@@ -71,7 +81,11 @@ void LivenessService::startTerm() {
   epoch_ = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
-  deaths_.clear();
+  SLUICE_LOG(kInfo, "controller")
+      << (tracker_.termHasGrace()
+              ? "liveness: this process has not tracked reports for a silence period yet; "
+                "nodes not heard count as Unknown for one"
+              : "liveness: reports tracked as a standby are used at once (no grace period)");
 }
 
 void LivenessService::forgetLeader() {
@@ -104,8 +118,13 @@ std::string LivenessService::leaderAddress() {
       return cachedLeaderAddress_;
   }
   std::string address;
-  auto lease = client_.get(kube::resources::kLeases, options_.leaseNamespace,
-                           options_.config.leaderElection.leaseName);
+  std::optional<json> lease;
+  if (options_.observedLease) {
+    lease = options_.observedLease();
+  } else if (auto read = client_.get(kube::resources::kLeases, options_.leaseNamespace,
+                                     options_.config.leaderElection.leaseName)) {
+    lease = *read;
+  }
   if (lease) {
     const auto record = kube::decodeLease(*lease);
     const auto metadata = lease->value("metadata", json::object());
@@ -152,52 +171,86 @@ Result<void> LivenessService::authenticate(const HttpRequest& request) {
   return {};
 }
 
+namespace {
+
+// The body's optional fields, absent for agents that predate witnesses. Throws json::exception
+// on a wrong type.
+NodeReport decodeReport(const json& body, bool& witnessProtocol) {
+  NodeReport report;
+  report.node = body.value("node", "");
+  report.sequence = body.value("seq", std::uint64_t{0});
+  witnessProtocol = body.contains("fenced") || body.contains("witnesses") || body.contains("heard");
+  report.fenced = body.value("fenced", false);
+  if (auto witnesses = body.find("witnesses"); witnesses != body.end())
+    report.witnesses = witnesses->get<std::vector<std::string>>();
+  if (auto heard = body.find("heard"); heard != body.end()) {
+    report.heard.emplace();
+    for (const auto& [node, millis] : heard->items())
+      (*report.heard)[node] = std::chrono::milliseconds(millis.get<std::int64_t>());
+  }
+  return report;
+}
+
+}  // namespace
+
 HttpResponse LivenessService::handleReport(const HttpRequest& request) {
   const auto now = Clock::now();
-  std::string node;
-  std::uint64_t sequence = 0;
+  NodeReport report;
+  bool witnessProtocol = false;
   try {
-    const auto body = json::parse(request.body);
-    node = body.value("node", "");
-    sequence = body.value("seq", std::uint64_t{0});
+    report = decodeReport(json::parse(request.body), witnessProtocol);
   } catch (const json::exception&) {
+    report.node.clear();
   }
-  if (node.empty())
-    return jsonResponse(400, {{"error", "the body must be {\"node\": NAME, \"seq\": N}"}});
+  if (report.node.empty())
+    return jsonResponse(
+        400, {{"error",
+               "the body must be {\"node\": NAME, \"seq\": N, \"fenced\": BOOL, \"witnesses\": "
+               "[NAME...], \"heard\": {NAME: MILLISECONDS}} (the last three optional)"}});
   if (auto authenticated = authenticate(request); !authenticated)
     return jsonResponse(401, {{"error", authenticated.error().message}});
-  if (!leading()) {
-    const auto leader = leaderAddress();
+  const bool leader = leading();
+  bool revived = false;
+  bool act = false;
+  std::uint64_t epoch = 0;
+  {
+    std::lock_guard lock(mutex_);
+    revived = tracker_.report(report, now);
+    epoch = epoch_;
+    if (!report.fenced && deaths_.erase(report.node) > 0) {
+      SLUICE_LOG(kInfo, "controller") << "node " << report.node << " reports again: alive";
+    }
+    // A report may complete a suspect's confirmation or release a node: decide now, not at the
+    // next tick.
+    if (tracker_.hasPending()) act = noteDeaths(tracker_.recheck(now), now);
+  }
+  metrics_.reports().Increment();
+  if (revived) cv_.notify_all();
+  if ((revived || act) && leader && options_.onChange) options_.onChange();
+  const auto silence = options_.config.nodeSilenceTimeout.count();
+  if (leader)
+    return jsonResponse(200,
+                        {{"leader", true}, {"epoch", epoch}, {"nodeSilenceTimeoutMs", silence}});
+  const auto address = leaderAddress();
+  if (!witnessProtocol) {
+    // An agent that predates witnesses takes any 200 as the leader's acknowledgement, so it
+    // still gets the redirect (or 503), as before.
     std::string advertised;
     {
       std::lock_guard lock(mutex_);
       advertised = advertiseAddress_;
     }
-    if (leader.empty() || leader == advertised)
+    if (address.empty() || address == advertised)
       return jsonResponse(503, {{"leader", false}, {"error", "no leader yet"}});
-    HttpResponse redirect = jsonResponse(307, {{"leader", false}, {"leaderAddress", leader}});
-    redirect.headers.emplace_back("Location", "http://" + leader + "/v1/report");
+    HttpResponse redirect = jsonResponse(307, {{"leader", false}, {"leaderAddress", address}});
+    redirect.headers.emplace_back("Location", "http://" + address + "/v1/report");
     return redirect;
   }
-  bool revived = false;
-  std::uint64_t epoch = 0;
-  {
-    std::lock_guard lock(mutex_);
-    revived = tracker_.report(node, sequence, now);
-    epoch = epoch_;
-    if (deaths_.erase(node) > 0) {
-      SLUICE_LOG(kInfo, "controller") << "node " << node << " reports again: alive";
-    }
-  }
-  metrics_.reports().Increment();
-  if (revived) {
-    cv_.notify_all();
-    if (options_.onChange) options_.onChange();
-  }
-  // nodeSilenceTimeoutMs lets the agent check the fencing contract against this controller.
-  return jsonResponse(200, {{"leader", true},
-                            {"epoch", epoch},
-                            {"nodeSilenceTimeoutMs", options_.config.nodeSilenceTimeout.count()}});
+  // Recorded all the same; the agent holds nothing on this answer.
+  return jsonResponse(200, {{"leader", false},
+                            {"leaderAddress", address},
+                            {"epoch", 0},
+                            {"nodeSilenceTimeoutMs", silence}});
 }
 
 HttpResponse LivenessService::handleNodes(const HttpRequest&) {
@@ -210,6 +263,12 @@ HttpResponse LivenessService::handleNodes(const HttpRequest&) {
                   {"lastSequence", view.lastSequence},
                   {"reports", view.reports}};
     if (view.sinceLastReport) entry["sinceLastReportMs"] = view.sinceLastReport->count();
+    entry["fenced"] = view.fenced;
+    if (view.witnesses) entry["witnesses"] = *view.witnesses;
+    if (view.previousWitnesses) entry["previousWitnesses"] = *view.previousWitnesses;
+    // Of the set its death would need a majority of (its declared or the computed one).
+    entry["witnessesConfirming"] = view.witnessesConfirming;
+    entry["witnessSetSize"] = view.witnessSetSize;
     nodes.push_back(entry);
   }
   return jsonResponse(200, {{"leader", leading()},
@@ -219,15 +278,37 @@ HttpResponse LivenessService::handleNodes(const HttpRequest&) {
                             {"nodes", nodes}});
 }
 
+bool LivenessService::noteDeaths(const std::vector<NodeLivenessTracker::Death>& deaths,
+                                 Clock::time_point now) {
+  const bool leader = leading();
+  for (const auto& death : deaths) {
+    deaths_[death.node] = death;
+    std::ostringstream line;
+    line << "node " << death.node << " declared dead";
+    if (death.cause == NodeLivenessTracker::Cause::kReleased)
+      line << ": it " << death.why;
+    else
+      line << ": silent for " << millis(now - death.lastReport) << "ms, " << death.why << " (due "
+           << std::chrono::duration_cast<std::chrono::microseconds>(now - death.declaredDue).count()
+           << "us ago)";
+    if (!leader) line << "; as a standby, not acting";
+    SLUICE_LOG(kInfo, "controller") << line.str();
+  }
+  if (tracker_.usedSilenceAlone() && !loggedSilenceAlone_) {
+    loggedSilenceAlone_ = true;
+    SLUICE_LOG(kWarning, "controller")
+        << "some nodes' witnesses do not report what they hear (agents older than witnesses): "
+           "their deaths are decided by silence alone, as before";
+  }
+  return !deaths.empty() && leader;
+}
+
 void LivenessService::expiryLoop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    if (!leading()) {
-      cv_.wait_for(lock, std::chrono::seconds(1));
-      continue;
-    }
-    const auto next = tracker_.nextDeadline();
     const auto now = Clock::now();
+    auto next = tracker_.nextDeadline();
+    if (tracker_.hasPending() && (!next || now + kSuspectTick < *next)) next = now + kSuspectTick;
     if (!next || now < *next) {
       // Reports only push deadlines later, so sleeping until the earliest one is exact; a revival
       // or a new term notifies. With many nodes the earliest deadline is always close, so wake
@@ -237,16 +318,12 @@ void LivenessService::expiryLoop() {
       cv_.wait_until(lock, wake);
       continue;
     }
-    const auto deaths = tracker_.expire(now);
-    for (const auto& death : deaths) {
-      deaths_[death.node] = death;
-      SLUICE_LOG(kInfo, "controller")
-          << "node " << death.node << " declared dead: silent for "
-          << millis(now - death.lastReport) << "ms (timer late by "
-          << std::chrono::duration_cast<std::chrono::microseconds>(now - death.declaredDue).count()
-          << "us)";
+    // (A new leader's first sync acts on the deaths decided while it was a standby.)
+    if (noteDeaths(tracker_.expire(now), now) && options_.onChange) {
+      lock.unlock();
+      options_.onChange();
+      lock.lock();
     }
-    if (!deaths.empty() && options_.onChange) options_.onChange();
   }
 }
 

@@ -116,6 +116,10 @@ int main(int argc, char** argv) {
       std::cerr << "sluice-controller: " << valid.error().message << "\n";
       return 1;
     }
+    if (auto valid = controller::validateElectionTiming(*timing, config->leaderElection); !valid) {
+      std::cerr << "sluice-controller: " << valid.error().message << "\n";
+      return 1;
+    }
   }
 
   controller::EgressControllerOptions options;
@@ -151,7 +155,11 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-controller: " << cluster.error().message << "\n";
     return 1;
   }
-  auto client = kube::Client::connect(*cluster);
+  // A short connect timeout: after an API server outage the informers, the Lease and the
+  // status writes are back within about a second, not after a long-hung connect.
+  auto client = kube::Client::connect(
+      *cluster, kube::TransportOptions{.connectTimeout = std::chrono::milliseconds(1000),
+                                       .requestTimeout = std::chrono::milliseconds(10'000)});
   if (!client) {
     std::cerr << "sluice-controller: " << client.error().message << "\n";
     return 1;

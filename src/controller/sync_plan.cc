@@ -189,10 +189,13 @@ SyncPlan planSync(const SyncInputs& inputs, HandoverBook& handovers) {
 std::string moveMessage(const PlannedMove& move, Clock::time_point writtenAt,
                         std::chrono::milliseconds silenceTimeout) {
   std::string why;
-  if (move.death) {
+  if (move.death && move.death->cause == NodeLivenessTracker::Cause::kReleased) {
+    why = move.previousNode + " " + move.death->why;
+  } else if (move.death) {
     const auto latency = writtenAt - move.death->declaredDue;
     why = move.previousNode + " silent for " +
-          std::to_string(millis(writtenAt - move.death->lastReport)) + "ms (decision " +
+          std::to_string(millis(writtenAt - move.death->lastReport)) + "ms" +
+          (move.death->why.empty() ? "" : ", " + move.death->why) + " (decision " +
           std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(latency).count() /
                          1000.0)
               .substr(0, 6) +

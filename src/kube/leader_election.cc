@@ -80,6 +80,11 @@ std::string LeaderElector::observedLeader() const {
   return observedHolder_;
 }
 
+std::optional<json> LeaderElector::observedLease() const {
+  std::lock_guard lock(mutex_);
+  return observedLease_;
+}
+
 void LeaderElector::waitFor(std::chrono::milliseconds delay) {
   std::unique_lock lock(mutex_);
   cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
@@ -192,21 +197,34 @@ void LeaderElector::release() {
   }
 }
 
+bool LeaderElector::holdsLease() const {
+  return leading_.load() && SteadyClock::now().time_since_epoch().count() < validUntil_.load();
+}
+
 void LeaderElector::run() {
+  // A renewal counts from when it was sent: the Lease's new version was written no earlier, so a
+  // successor waits leaseDuration from a moment no earlier than that.
+  auto renewed = [this](SteadyClock::time_point sentAt) {
+    validUntil_ = (sentAt + options_.renewDeadline).time_since_epoch().count();
+  };
   while (!stopping_) {
     // Campaign: try every retryPeriod until we hold the lease.
+    auto sentAt = SteadyClock::now();
     if (!tryAcquireOrRenew()) {
       waitFor(options_.retryPeriod);
       continue;
     }
+    renewed(sentAt);
     setLeading(true);
     // Lead: renew every retryPeriod; a renewal that cannot succeed within renewDeadline ends it.
-    auto lastRenew = SteadyClock::now();
+    auto lastRenew = sentAt;
     while (!stopping_) {
       waitFor(options_.retryPeriod);
       if (stopping_) break;
+      sentAt = SteadyClock::now();
       if (tryAcquireOrRenew()) {
-        lastRenew = SteadyClock::now();
+        renewed(sentAt);
+        lastRenew = sentAt;
         continue;
       }
       if (observedLeader() != options_.identity) break;  // someone else holds it now

@@ -57,8 +57,15 @@ class LeaderElector {
   // Stops campaigning; if leading, calls onStoppedLeading and releases the lease.
   void stop();
   bool isLeader() const { return leading_.load(); }
+  // Whether this candidate leads and its last successful renewal was sent less than
+  // renewDeadline ago. isLeader() stays true while a renewal hangs; this does not, so work that
+  // must never overlap a successor's (answering agents as the leader, writing) checks it: a
+  // successor takes over no earlier than leaseDuration (> renewDeadline) after that renewal.
+  bool holdsLease() const;
   // The holder last observed (may be us).
   std::string observedLeader() const;
+  // The Lease as last read or written (renewed every retryPeriod), if any.
+  std::optional<nlohmann::json> observedLease() const;
 
  private:
   void run();
@@ -82,6 +89,8 @@ class LeaderElector {
   std::chrono::steady_clock::time_point observedAt_;
   int64_t observedLeaseDurationSeconds_ = 0;
   std::optional<nlohmann::json> observedLease_;
+  // steady_clock ticks until which our lease is surely ours (see holdsLease()).
+  std::atomic<std::int64_t> validUntil_{0};
 };
 
 }  // namespace sluice::kube

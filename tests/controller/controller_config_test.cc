@@ -30,10 +30,11 @@ TEST_CASE("the shipped ConfigMap's controller config parses unchanged", "[unit]"
   CHECK(config->authenticateAgents);
   CHECK(config->leaderElection.enabled);
   CHECK(config->leaderElection.leaseName == "sluice-controller");
-  CHECK(config->leaderElection.leaseDuration == std::chrono::seconds(15));
-  CHECK(config->leaderElection.renewDeadline == std::chrono::seconds(10));
-  CHECK(config->leaderElection.retryPeriod == std::chrono::seconds(2));
+  CHECK(config->leaderElection.leaseDuration == std::chrono::seconds(5));
+  CHECK(config->leaderElection.renewDeadline == std::chrono::seconds(3));
+  CHECK(config->leaderElection.retryPeriod == std::chrono::seconds(1));
   CHECK(config->nodeSilenceTimeout == std::chrono::milliseconds(500));
+  CHECK(config->peerWitnesses == 5);
   CHECK(config->maxEgressIPsPerNode == 255);
   CHECK_FALSE(config->rebalance);
   CHECK(config->serviceCIDR.toString() == "10.96.0.0/12");
@@ -119,6 +120,30 @@ TEST_CASE("the shipped agent timing fits the shipped controller timing", "[unit]
   REQUIRE(controller);
   CHECK(validateTiming(*timing, controller->nodeSilenceTimeout));
   CHECK_FALSE(validateTiming(*timing, std::chrono::milliseconds(400)));
+  CHECK(validateElectionTiming(*timing, controller->leaderElection));
+}
+
+TEST_CASE("the lab's short Lease validates, and an old leader's word expires before a new one",
+          "[unit]") {
+  auto lab = parseControllerConfig(
+      "leaderElection:\n  leaseDuration: 2s\n  renewDeadline: 1500ms\n  retryPeriod: 250ms\n"
+      "nodeSilenceTimeout: 500ms\n",
+      "lab");
+  INFO((lab ? "" : lab.error().message));
+  REQUIRE(lab);
+  CHECK(validateTiming(AgentTiming{}, lab->nodeSilenceTimeout));
+  CHECK(validateElectionTiming(AgentTiming{}, lab->leaderElection));
+  // 1800ms + 300ms is not below 2s: an agent could hold on the old leader's word.
+  auto tight = lab->leaderElection;
+  tight.renewDeadline = std::chrono::milliseconds(1800);
+  auto refused = validateElectionTiming(AgentTiming{}, tight);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Catch::Contains("renewDeadline"));
+  CHECK_THAT(refused.error().message, Catch::Contains("leaseDuration"));
+  CHECK_FALSE(parseControllerConfig("peerWitnesses: 0\n", "test"));
+  auto three = parseControllerConfig("peerWitnesses: 3\n", "test");
+  REQUIRE(three);
+  CHECK(three->peerWitnesses == 3);
 }
 
 }  // namespace

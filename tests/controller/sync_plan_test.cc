@@ -74,7 +74,8 @@ TEST_CASE("a dead node's IP moves at once, with the death for the Event", "[unit
   HandoverBook book;
   auto in = inputs(kOnNode01, NodeLiveness::kDead, NodeLiveness::kAlive);
   const auto died = in.now - std::chrono::milliseconds(100);
-  in.deaths["node01"] = {"node01", died - std::chrono::milliseconds(500), died};
+  in.deaths["node01"] = {"node01", died - std::chrono::milliseconds(500), died,
+                         NodeLivenessTracker::Cause::kSilent, "confirmed by 2 of 3 witnesses"};
   const auto plan = planSync(in, book);
   REQUIRE(plan.egressWrites.size() == 1);
   const auto& write = plan.egressWrites[0];
@@ -88,7 +89,8 @@ TEST_CASE("a dead node's IP moves at once, with the death for the Event", "[unit
   const auto message = moveMessage(write.moves[0], in.now + std::chrono::milliseconds(1),
                                    std::chrono::milliseconds(500));
   CHECK_THAT(message,
-             Catch::StartsWith("Moved 10.10.0.2 from node01 to node02: node01 silent for 601ms"));
+             Catch::StartsWith("Moved 10.10.0.2 from node01 to node02: node01 silent for 601ms, "
+                               "confirmed by 2 of 3 witnesses (decision "));
   CHECK_THAT(message, Catch::EndsWith("ms after the 500ms timeout)"));
 }
 
