@@ -212,6 +212,10 @@ json nodeItems(const json& controllerView, const std::vector<json>& nodes,
       item["sinceLastReportMs"] = tracked->second.value("sinceLastReportMs", json(nullptr));
       item["reports"] = tracked->second.value("reports", 0);
       item["lastSequence"] = tracked->second.value("lastSequence", 0);
+      item["fenced"] = tracked->second.value("fenced", false);
+      item["witnesses"] = tracked->second.value("witnesses", json::array());
+      item["witnessesConfirming"] = tracked->second.value("witnessesConfirming", 0);
+      item["witnessSetSize"] = tracked->second.value("witnessSetSize", 0);
     } else {
       item["liveness"] = "NotTracked";
       item["sinceLastReportMs"] = nullptr;
@@ -235,15 +239,28 @@ json nodeItems(const json& controllerView, const std::vector<json>& nodes,
 
 TextTable nodeTable(const json& items, bool wide) {
   TextTable table;
-  table.headers = {"NAME", "LIVENESS", "LAST REPORT", "INTERNAL IP", "EGRESS IPS"};
-  if (wide) table.headers.insert(table.headers.end(), {"REPORTS", "LAST SEQ", "LABELS"});
+  // NOT HEARD BY: how many of the node's witnesses report not hearing it for nodeSilenceTimeout
+  // (a majority, with the controller's own silence, moves its IPs); FENCED: it says it lost its
+  // quorum and holds nothing.
+  table.headers = {"NAME",        "LIVENESS",   "LAST REPORT", "NOT HEARD BY",
+                   "INTERNAL IP", "EGRESS IPS", "FENCED"};
+  if (wide)
+    table.headers.insert(table.headers.end(), {"WITNESSES", "REPORTS", "LAST SEQ", "LABELS"});
   for (const auto& item : items) {
     const auto since = item.value("sinceLastReportMs", json(nullptr));
+    const auto setSize = item.value("witnessSetSize", 0);
     std::vector<std::string> row = {
-        item.value("name", ""), item.value("liveness", ""),
+        item.value("name", ""),
+        item.value("liveness", ""),
         since.is_number() ? shortDuration(since.get<long long>()) + " ago" : "<never>",
-        orNone(item.value("internalIP", "")), orNone(joined(item["egressIPs"]))};
+        since.is_number()
+            ? std::to_string(item.value("witnessesConfirming", 0)) + "/" + std::to_string(setSize)
+            : "<none>",
+        orNone(item.value("internalIP", "")),
+        orNone(joined(item["egressIPs"])),
+        item.value("fenced", false) ? "yes" : "no"};
     if (wide) {
+      row.push_back(orNone(joined(item.value("witnesses", json::array()))));
       row.push_back(std::to_string(item.value("reports", 0)));
       row.push_back(std::to_string(item.value("lastSequence", 0)));
       std::string labels;

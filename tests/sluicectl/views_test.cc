@@ -262,8 +262,16 @@ TEST_CASE("get nodes rows: the controller's liveness joined with Node objects", 
                         {"liveness", "Alive"},
                         {"sinceLastReportMs", 40},
                         {"reports", 12},
-                        {"lastSequence", 12}},
-                       {{"node", "node02"}, {"liveness", "Dead"}, {"sinceLastReportMs", 65000}}}}};
+                        {"lastSequence", 12},
+                        {"witnesses", {"node02", "node03"}},
+                        {"witnessesConfirming", 0},
+                        {"witnessSetSize", 2}},
+                       {{"node", "node02"},
+                        {"liveness", "Dead"},
+                        {"sinceLastReportMs", 65000},
+                        {"fenced", true},
+                        {"witnessesConfirming", 2},
+                        {"witnessSetSize", 2}}}}};
   const json node01 = {
       {"metadata", {{"name", "node01"}}},
       {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "10.10.2.1"}}}}}}};
@@ -277,10 +285,11 @@ TEST_CASE("get nodes rows: the controller's liveness joined with Node objects", 
   CHECK(items[0]["egressIPs"] == json::array({"10.10.0.8"}));
   CHECK(items[2]["liveness"] == "NotTracked");
   CHECK(renderTable(nodeTable(items, false)) ==
-        "NAME     LIVENESS     LAST REPORT   INTERNAL IP   EGRESS IPS\n"
-        "node01   Alive        40ms ago      10.10.2.1     10.10.0.8\n"
-        "node02   Dead         1m5s ago      <none>        <none>\n"
-        "node03   NotTracked   <never>       <none>        <none>\n");
+        "NAME     LIVENESS     LAST REPORT   NOT HEARD BY   INTERNAL IP   EGRESS IPS   FENCED\n"
+        "node01   Alive        40ms ago      0/2            10.10.2.1     10.10.0.8    no\n"
+        "node02   Dead         1m5s ago      2/2            <none>        <none>       yes\n"
+        "node03   NotTracked   <never>       <none>         <none>        <none>       no\n");
+  CHECK_THAT(renderTable(nodeTable(items, true)), Catch::Contains("node02,node03"));
 }
 
 TEST_CASE("get services: one row per Service port, usable endpoints, local ones marked", "[unit]") {
