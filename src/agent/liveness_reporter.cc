@@ -332,14 +332,17 @@ void LivenessReporter::reportLoop(Target& target) {
     const auto sentAt = Clock::now();
     WitnessSnapshot witnesses;
     if (options_.witnesses != nullptr) witnesses = options_.witnesses->snapshot();
-    nlohmann::json heard = nlohmann::json::object();
-    for (const auto& [node, ms] : witnesses.heardMs) heard[node] = ms;
-    const auto body = nlohmann::json{
-        {"node", options_.nodeName},
-        {"seq", sequence},
-        {"fenced", lostQuorum_.load()},
-        {"witnesses", witnesses.declared},
-        {"heard", heard}}.dump();
+    auto report = nlohmann::json{
+        {"node", options_.nodeName}, {"seq", sequence}, {"fenced", lostQuorum_.load()}};
+    // Without a prober this node neither has nor is a witness: it says nothing about either, and
+    // the controller decides its death on silence alone.
+    if (options_.witnesses != nullptr) {
+      nlohmann::json heard = nlohmann::json::object();
+      for (const auto& [node, ms] : witnesses.heardMs) heard[node] = ms;
+      report["witnesses"] = witnesses.declared;
+      report["heard"] = heard;
+    }
+    const auto body = report.dump();
     {
       std::lock_guard lock(mutex_);
       ++stats_.sent;
@@ -426,7 +429,11 @@ void LivenessReporter::fenceLoop() {
       if (options_.onUnfenced) options_.onUnfenced();
     } else if (!holds && !fenced_) {
       fenced_ = true;
-      lostQuorum_ = true;
+      // "Lost its quorum" (the controller releases its IPs at once) only when witnesses could
+      // have kept it: without any, a fence says only that the leader went away, and the next
+      // leader must not move every node's IPs for that.
+      lostQuorum_ =
+          options_.witnesses != nullptr && !options_.witnesses->snapshot().declared.empty();
       {
         std::lock_guard lock(mutex_);
         ++stats_.fences;
