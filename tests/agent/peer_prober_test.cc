@@ -17,31 +17,15 @@
 
 #include "agent/liveness_reporter.h"
 #include "common/http_server.h"
+#include "testing/conditions.h"
 
 namespace sluice::agent {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);  // polling a condition, with a deadline
-  }
-  return condition();
-}
-
-// True if `condition` holds at every poll for `duration` (a property over time, not a wait).
-bool holdsThroughout(const std::function<bool()>& condition, std::chrono::milliseconds duration) {
-  const auto end = Clock::now() + duration;
-  while (Clock::now() < end) {
-    if (!condition()) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
+using sluice::testing::holdsThroughout;
+using sluice::testing::waitFor;
 
 std::string loopback(int host) { return "127.0.0." + std::to_string(host); }
 

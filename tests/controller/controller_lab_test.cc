@@ -28,6 +28,7 @@
 #include "common/witnesses.h"
 #include "kube/resource.h"
 #include "kube/transport.h"
+#include "testing/conditions.h"
 #include "tests/kube/apiserver_fixture.h"
 
 namespace sluice::controller {
@@ -35,6 +36,7 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using sluice::testing::waitFor;
 using namespace std::chrono_literals;
 
 std::string source(const std::string& relative) {
@@ -54,16 +56,6 @@ CommandResult run(const std::string& command) {
   while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
   result.status = pclose(pipe);
   return result;
-}
-
-// Polls `condition` until it holds or `timeout` passes; never a fixed sleep.
-bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);  // polling a condition, with a deadline
-  }
-  return condition();
 }
 
 int freePort() {
