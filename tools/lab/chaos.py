@@ -857,11 +857,21 @@ class Chaos:
             last = self.last_probe.get(key)
             if not last or now - last[0] > 1.0:
                 return f"no probe from {key} in the last second"
-            if egress and present[egress]:
+            if egress and self.exists(egress, status, present) and status[1].get(egress):
                 allowed = {ip for ip, _ in status[1][egress]}
                 if last[1] not in allowed:
                     return f"{key}'s last probe came from {last[1]}, not from {sorted(allowed)}"
         return ""
+
+    def exists(self, egress, status, present):
+        """Whether the Egress exists: the API server's word once the status sample is newer than
+        the churn's last apply or delete of it (one that failed while the API server was down may
+        or may not have happened), else what the churn last did."""
+        with self.lock:
+            transitions = list(self.egress_transitions[egress])
+        if transitions and status[0] <= transitions[-1] + 0.2:
+            return present[egress]
+        return egress in status[1]
 
     def status_problem(self, now):
         """Why the Egress status is not consistent with the datapath ("" when it is): every
@@ -877,9 +887,9 @@ class Chaos:
             return f"OVS does not answer on {','.join(sorted(owners_sample[2])) if owners_sample else '?'}"
         owners = owners_sample[1]
         expected = {}
-        for egress, is_present in present.items():
+        for egress in present:
             pairs = status[1].get(egress)
-            if not is_present:
+            if not self.exists(egress, status, present):
                 continue
             if not pairs or len(pairs) != EGRESS_IP_COUNT[egress] or not all(n for _, n in pairs):
                 return f"Egress {egress} is not assigned: {pairs}"
