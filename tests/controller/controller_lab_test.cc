@@ -436,9 +436,11 @@ class WitnessAgents {
     diedAt_[node] = Clock::now();
   }
   // The last answer of `target` to a report.
+  // The last answer from `target`, or an empty object before the first one.
   json lastAnswer(const std::string& target) {
     std::lock_guard lock(mutex_);
-    return answers_[target];
+    const auto found = answers_.find(target);
+    return found != answers_.end() && found->second.is_object() ? found->second : json::object();
   }
 
  private:
